@@ -1,0 +1,1 @@
+"""Serverless user-management API with TOTP two-factor authentication."""

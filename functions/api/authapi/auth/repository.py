@@ -1,0 +1,135 @@
+"""Persistence adapter for sessions and refresh tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from authapi.auth.models import RefreshTokenItem, SessionItem, refresh_sk, session_sk
+from authapi.core import clock
+from authapi.core.db import connection, failed_conditions, storage_errors
+from authapi.users.models import USER_SK, UserItem, user_pk
+
+
+@dataclass(frozen=True)
+class StoredRefreshToken:
+    session_id: str
+    token_version: int
+    used: bool
+    expires_at: int
+
+
+class RefreshTokenReused(Exception):
+    """A retired refresh token was presented (or lost a race for rotation)."""
+
+
+class SessionGone(Exception):
+    """The session was ended (logout, reuse detection) or the user's tokens were revoked."""
+
+
+def _epoch(moment: datetime | None) -> int:
+    return 0 if moment is None else int(moment.timestamp())
+
+
+def _at(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def create_session(
+    user_id: str, session_id: str, token_digest: str, expires_at: int, token_version: int
+) -> None:
+    now = int(clock.now())
+    session = SessionItem(
+        user_pk(user_id), session_sk(session_id), created_at=now, expires_at=_at(expires_at)
+    )
+    token = RefreshTokenItem(
+        user_pk(user_id),
+        refresh_sk(token_digest),
+        session_id=session_id,
+        token_version=token_version,
+        expires_at=_at(expires_at),
+    )
+    with storage_errors(), TransactWrite(connection=connection()) as transaction:
+        transaction.save(session, condition=SessionItem.pk.does_not_exist())
+        transaction.save(token, condition=RefreshTokenItem.pk.does_not_exist())
+
+
+def get_refresh_token(user_id: str, token_digest: str) -> StoredRefreshToken | None:
+    with storage_errors():
+        try:
+            item = RefreshTokenItem.get(
+                user_pk(user_id), refresh_sk(token_digest), consistent_read=True
+            )
+        except DoesNotExist:
+            return None
+    return StoredRefreshToken(
+        session_id=item.session_id,
+        token_version=int(item.token_version),
+        used=item.used_at is not None,
+        expires_at=_epoch(item.expires_at),
+    )
+
+
+def rotate_refresh_token(
+    user_id: str,
+    session_id: str,
+    old_digest: str,
+    new_digest: str,
+    expires_at: int,
+    token_version: int,
+) -> None:
+    """Retire the old token and store its successor, all or nothing.
+
+    Conditions: the old token is unused (exactly one of N parallel refreshes wins),
+    its session still exists (not logged out), and the user's token version is the
+    one the caller checked (no logout-all or password change in between).
+    """
+    now = int(clock.now())
+    old = RefreshTokenItem(user_pk(user_id), refresh_sk(old_digest))
+    new = RefreshTokenItem(
+        user_pk(user_id),
+        refresh_sk(new_digest),
+        session_id=session_id,
+        token_version=token_version,
+        expires_at=_at(expires_at),
+    )
+    with storage_errors():
+        try:
+            with TransactWrite(connection=connection()) as transaction:
+                # Sent in this order: the two checks, the put, then the update.
+                transaction.condition_check(
+                    SessionItem,
+                    user_pk(user_id),
+                    session_sk(session_id),
+                    condition=SessionItem.pk.exists(),
+                )
+                transaction.condition_check(
+                    UserItem,
+                    user_pk(user_id),
+                    USER_SK,
+                    condition=(UserItem.token_version == token_version)
+                    & (UserItem.disabled == False),  # noqa: E712 - a DynamoDB condition
+                )
+                transaction.save(new, condition=RefreshTokenItem.pk.does_not_exist())
+                transaction.update(
+                    old,
+                    actions=[RefreshTokenItem.used_at.set(now)],
+                    condition=RefreshTokenItem.used_at.does_not_exist()
+                    & RefreshTokenItem.pk.exists(),
+                )
+        except TransactWriteError as exc:
+            failed = failed_conditions(exc)
+            if len(failed) == 4 and failed[3]:
+                raise RefreshTokenReused() from exc
+            if any(failed):
+                raise SessionGone() from exc
+            raise
+
+
+def delete_session(user_id: str, session_id: str) -> None:
+    """End one refresh-token chain. Its refresh token items expire through TTL."""
+    with storage_errors():
+        SessionItem(user_pk(user_id), session_sk(session_id)).delete()

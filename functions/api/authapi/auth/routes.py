@@ -1,0 +1,111 @@
+"""Login, second factor, enrollment, refresh and logout. Thin: parse, call, return."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from authapi.auth.schemas import (
+    EnrolledTokensOut,
+    LoginRequest,
+    LogoutRequest,
+    MfaChallengeOut,
+    MfaCodeRequest,
+    MfaTokenRequest,
+    RefreshRequest,
+    TokensOut,
+    TotpEnrollmentOut,
+)
+from authapi.deps import Authenticated, AuthServiceDep
+from authapi.http_errors import error_responses
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post(
+    "/token",
+    response_model=TokensOut,
+    responses=error_responses(401, 403, 422, 503),
+    summary="OAuth2 password grant: password immediately followed by the 6-digit code",
+)
+def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], service: AuthServiceDep
+) -> TokensOut:
+    return TokensOut.of(service.login_with_password_and_code(form.username, form.password))
+
+
+@router.post(
+    "/auth/login",
+    response_model=MfaChallengeOut,
+    responses=error_responses(401, 422, 503),
+    summary="Step one: username and password, answered with an mfa_token",
+)
+def login(body: LoginRequest, service: AuthServiceDep) -> MfaChallengeOut:
+    return MfaChallengeOut.of(service.login(body.username, body.password))
+
+
+@router.post(
+    "/auth/mfa/verify",
+    response_model=TokensOut,
+    responses=error_responses(401, 422, 503),
+    summary="Step two: a TOTP code or an unused recovery code",
+)
+def verify_mfa(body: MfaCodeRequest, service: AuthServiceDep) -> TokensOut:
+    return TokensOut.of(service.verify_mfa(body.mfa_token, body.code))
+
+
+@router.post(
+    "/auth/mfa/setup",
+    response_model=TotpEnrollmentOut,
+    responses=error_responses(401, 422, 503),
+    summary="First login: get a TOTP secret, its otpauth:// URI and a QR code (SVG)",
+)
+def start_mfa_setup(body: MfaTokenRequest, service: AuthServiceDep) -> TotpEnrollmentOut:
+    return TotpEnrollmentOut.of(service.start_enrollment(body.mfa_token))
+
+
+@router.post(
+    "/auth/mfa/setup/confirm",
+    response_model=EnrolledTokensOut,
+    responses=error_responses(401, 422, 503),
+    summary="First login: confirm TOTP with its first code; returns recovery codes once",
+)
+def confirm_mfa_setup(body: MfaCodeRequest, service: AuthServiceDep) -> EnrolledTokensOut:
+    pair, recovery_codes = service.confirm_enrollment(body.mfa_token, body.code)
+    return EnrolledTokensOut(**TokensOut.of(pair).model_dump(), recovery_codes=recovery_codes)
+
+
+@router.post(
+    "/auth/refresh",
+    response_model=TokensOut,
+    responses=error_responses(401, 422, 503),
+    summary="Exchange a refresh token for new tokens (the old one stops working)",
+)
+def refresh(body: RefreshRequest, service: AuthServiceDep) -> TokensOut:
+    return TokensOut.of(service.refresh(body.refresh_token))
+
+
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(401, 422, 503),
+    summary="End this session: its access and refresh tokens stop working",
+)
+def logout(
+    request: Authenticated, service: AuthServiceDep, body: LogoutRequest | None = None
+) -> None:
+    service.logout(request, body.refresh_token if body else None)
+
+
+@router.post(
+    "/auth/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(401, 503),
+    summary="End every session of the signed-in user",
+)
+def logout_all(request: Authenticated, service: AuthServiceDep) -> None:
+    service.logout_all(request)

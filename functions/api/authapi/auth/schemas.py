@@ -1,0 +1,89 @@
+"""Request and response bodies of the auth routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from authapi.auth.service import MfaChallenge, TokenPair, TotpEnrollment
+
+# Generous bounds: big enough for any real value, small enough that nobody makes the
+# service hash or decode megabytes.
+TokenString = Annotated[str, Field(min_length=1, max_length=4096)]
+Code = Annotated[str, Field(min_length=1, max_length=64, examples=["123456"])]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(Body):
+    username: Annotated[str, Field(min_length=1, max_length=256, examples=["alice"])]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class MfaTokenRequest(Body):
+    mfa_token: TokenString
+
+
+class MfaCodeRequest(Body):
+    mfa_token: TokenString
+    code: Code
+
+
+class RefreshRequest(Body):
+    refresh_token: TokenString
+
+
+class LogoutRequest(Body):
+    refresh_token: TokenString | None = None
+
+
+class MfaChallengeOut(BaseModel):
+    mfa_token: str
+    mfa: Literal["totp", "setup"]
+    expires_in: int
+
+    @classmethod
+    def of(cls, challenge: MfaChallenge) -> MfaChallengeOut:
+        return cls(
+            mfa_token=challenge.mfa_token, mfa=challenge.mfa, expires_in=challenge.expires_in
+        )
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> TokensOut:
+        return cls(
+            access_token=pair.access_token,
+            expires_in=pair.expires_in,
+            refresh_token=pair.refresh_token,
+            refresh_expires_in=pair.refresh_expires_in,
+        )
+
+
+class EnrolledTokensOut(TokensOut):
+    recovery_codes: list[str] = Field(
+        description="Ten single-use recovery codes, shown this once only."
+    )
+
+
+class TotpEnrollmentOut(BaseModel):
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+    @classmethod
+    def of(cls, enrollment: TotpEnrollment) -> TotpEnrollmentOut:
+        return cls(
+            secret=enrollment.secret,
+            otpauth_uri=enrollment.otpauth_uri,
+            qr_svg=enrollment.qr_svg,
+        )

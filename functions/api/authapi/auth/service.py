@@ -1,0 +1,284 @@
+"""Sign-in, second factor, enrollment, refresh and sign-out.
+
+Every failed login step raises the same InvalidCredentials, and an unknown username
+still costs a password verification, so neither the answer nor its timing tells an
+attacker which accounts exist or which factor was wrong.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from authapi.auth import repository as sessions
+from authapi.core import clock
+from authapi.core.config import Settings
+from authapi.core.errors import InvalidCredentials, MfaSetupRequired, NotAuthenticated
+from authapi.core.events import security_event
+from authapi.security import codes, passwords, totp
+from authapi.security.tokens import TokenIssuer, TokenKind
+from authapi.users import repository as users
+from authapi.users.domain import USERNAME_PATTERN, User
+
+MfaStep = Literal["totp", "setup"]
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+
+@dataclass(frozen=True)
+class MfaChallenge:
+    mfa_token: str
+    mfa: MfaStep
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class TotpEnrollment:
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+@dataclass(frozen=True)
+class AuthenticatedRequest:
+    user: User
+    claims: dict[str, Any]
+
+
+class AuthService:
+    def __init__(self, settings: Settings, tokens: TokenIssuer) -> None:
+        self._settings = settings
+        self._tokens = tokens
+
+    # ---- first factor -------------------------------------------------------------
+
+    def _check_password(self, username: str, password: str) -> User:
+        """The first factor. Raises InvalidCredentials for every kind of failure."""
+        name = username.strip().lower()
+        user = users.get_user_by_username(name) if USERNAME_PATTERN.fullmatch(name) else None
+        if user is None:
+            passwords.burn_verification_time(password)
+            raise InvalidCredentials()
+        matches, replacement_hash = passwords.verify_password(password, user.password_hash)
+        # A disabled user is refused only after the hash check, so timing stays the same.
+        if not matches or user.disabled:
+            raise InvalidCredentials()
+        if replacement_hash is not None:
+            users.set_password_hash(user, replacement_hash)
+        return user
+
+    def login(self, username: str, password: str) -> MfaChallenge:
+        """Step one of the two-step login: the password, answered with an mfa_token."""
+        user = self._check_password(username, password)
+        step: MfaStep = "totp" if user.mfa_enabled else "setup"
+        ttl = self._settings.mfa_token_ttl_seconds
+        mfa_token = self._tokens.issue(
+            TokenKind.MFA, user.id, ttl, {"mfa": step, "ver": user.token_version}
+        )
+        return MfaChallenge(mfa_token=mfa_token, mfa=step, expires_in=ttl)
+
+    def login_with_password_and_code(self, username: str, password_and_code: str) -> TokenPair:
+        """The OAuth2 password grant of the tutorial: password immediately followed by
+        the current 6-digit TOTP code. Never issues a token without a valid, unused code."""
+        password, code = password_and_code[: -totp.DIGITS], password_and_code[-totp.DIGITS :]
+        user = self._check_password(username, password)
+        if not user.mfa_enabled:
+            raise MfaSetupRequired()
+        self._accept_totp(user, code)
+        return self._start_session(user)
+
+    # ---- second factor ----------------------------------------------------------------
+
+    def _user_for_mfa_token(self, mfa_token: str, expected: MfaStep) -> User:
+        claims = self._tokens.decode(TokenKind.MFA, mfa_token)
+        user = users.get_user(claims["sub"])
+        if (
+            user is None
+            or user.disabled
+            or claims.get("mfa") != expected
+            or claims.get("ver") != user.token_version
+        ):
+            raise NotAuthenticated()
+        return user
+
+    def _accept_totp(self, user: User, code: str) -> None:
+        if user.totp_secret is None:
+            raise InvalidCredentials()
+        step = totp.matching_step(user.totp_secret, code, clock.now())
+        if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+            raise InvalidCredentials()
+        # The conditional write decides between concurrent requests with the same code.
+        users.claim_totp_step(user, step)
+
+    def verify_mfa(self, mfa_token: str, code: str) -> TokenPair:
+        """Step two: a TOTP code, or one of the user's unused recovery codes."""
+        user = self._user_for_mfa_token(mfa_token, "totp")
+        compact = code.strip()
+        if compact.isdigit():
+            self._accept_totp(user, compact)
+        else:
+            digest = codes.recovery_code_digest(compact)
+            if digest is None or digest not in user.recovery_code_hashes:
+                raise InvalidCredentials()
+            users.use_recovery_code(user, digest)
+            security_event(
+                "recovery_code_used",
+                user_id=user.id,
+                remaining=len(user.recovery_code_hashes) - 1,
+            )
+        return self._start_session(user)
+
+    def start_enrollment(self, mfa_token: str) -> TotpEnrollment:
+        user = self._user_for_mfa_token(mfa_token, "setup")
+        if user.mfa_enabled:
+            raise NotAuthenticated()
+        secret = totp.new_secret()
+        users.start_totp_enrollment(user, secret)
+        uri = totp.provisioning_uri(secret, user.username, self._settings.totp_issuer)
+        return TotpEnrollment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
+
+    def confirm_enrollment(self, mfa_token: str, code: str) -> tuple[TokenPair, list[str]]:
+        """The first code proves the authenticator holds the secret; only then is TOTP on.
+
+        Returns the tokens and the recovery codes, which are shown this once only.
+        """
+        user = self._user_for_mfa_token(mfa_token, "setup")
+        secret = user.pending_totp_secret
+        if secret is None or user.mfa_enabled:
+            raise InvalidCredentials()
+        step = totp.matching_step(secret, code.strip(), clock.now())
+        if step is None:
+            raise InvalidCredentials()
+        recovery_codes = codes.new_recovery_codes()
+        users.confirm_totp_enrollment(
+            user, secret, step, [codes.digest(code) for code in recovery_codes]
+        )
+        security_event("mfa_enrolled", user_id=user.id)
+        return self._start_session(user), recovery_codes
+
+    # ---- sessions -------------------------------------------------------------------------
+
+    def _access_token(self, user: User, session_id: str) -> str:
+        return self._tokens.issue(
+            TokenKind.ACCESS,
+            user.id,
+            self._settings.access_token_ttl_seconds,
+            {"sid": session_id, "ver": user.token_version},
+        )
+
+    @staticmethod
+    def _new_refresh_token(user_id: str) -> str:
+        # The user id prefix lets the service find the token in the user's partition;
+        # the 256 random bits after it are the secret.
+        return f"{user_id}.{codes.new_refresh_token()}"
+
+    def _start_session(self, user: User) -> TokenPair:
+        now = int(clock.now())
+        session_id = uuid.uuid4().hex
+        refresh_token = self._new_refresh_token(user.id)
+        expires_at = now + self._settings.refresh_token_ttl_seconds
+        sessions.create_session(
+            user.id, session_id, codes.digest(refresh_token), expires_at, user.token_version
+        )
+        return TokenPair(
+            access_token=self._access_token(user, session_id),
+            expires_in=self._settings.access_token_ttl_seconds,
+            refresh_token=refresh_token,
+            refresh_expires_in=expires_at - now,
+        )
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        """Exchange a refresh token for new tokens; the old one stops working (rotation).
+
+        A refresh token that was already exchanged is evidence of theft: the whole
+        session (every token rotated from the same login) ends and a security event is logged.
+        """
+        user_id, _, secret = refresh_token.partition(".")
+        if not user_id or not secret:
+            raise NotAuthenticated()
+        digest = codes.digest(refresh_token)
+        stored = sessions.get_refresh_token(user_id, digest)
+        now = int(clock.now())
+        if stored is None or stored.expires_at <= now:
+            raise NotAuthenticated()
+        if stored.used:
+            self._end_reused_session(user_id, stored.session_id)
+        user = users.get_user(user_id)
+        if user is None or user.disabled or user.token_version != stored.token_version:
+            raise NotAuthenticated()
+        new_refresh_token = self._new_refresh_token(user.id)
+        try:
+            sessions.rotate_refresh_token(
+                user.id,
+                stored.session_id,
+                digest,
+                codes.digest(new_refresh_token),
+                stored.expires_at,
+                user.token_version,
+            )
+        except sessions.RefreshTokenReused:
+            self._end_reused_session(user_id, stored.session_id)
+        except sessions.SessionGone as exc:
+            raise NotAuthenticated() from exc
+        return TokenPair(
+            access_token=self._access_token(user, stored.session_id),
+            expires_in=self._settings.access_token_ttl_seconds,
+            refresh_token=new_refresh_token,
+            refresh_expires_in=stored.expires_at - now,
+        )
+
+    def _end_reused_session(self, user_id: str, session_id: str) -> None:
+        sessions.delete_session(user_id, session_id)
+        user = users.get_user(user_id)
+        if user is not None:
+            self._revoke_access(user, session_id)
+        security_event("refresh_token_reuse", user_id=user_id, session_id=session_id)
+        raise NotAuthenticated()
+
+    def _revoke_access(self, user: User, session_id: str) -> None:
+        access_expiry = int(clock.now()) + self._settings.access_token_ttl_seconds
+        users.revoke_session(user, session_id, access_expiry)
+
+    def authenticate(self, access_token: str) -> AuthenticatedRequest:
+        """Check an access token against the user's current state (one read).
+
+        Disabled users, a bumped token version (logout-all, password change, ...) and
+        signed-out sessions are refused at once, not when the token expires.
+        """
+        claims = self._tokens.decode(TokenKind.ACCESS, access_token)
+        user = users.get_user(claims["sub"])
+        if (
+            user is None
+            or user.disabled
+            or claims.get("ver") != user.token_version
+            or claims.get("sid") in user.revoked_sessions
+        ):
+            raise NotAuthenticated()
+        return AuthenticatedRequest(user=user, claims=claims)
+
+    def logout(self, request: AuthenticatedRequest, refresh_token: str | None) -> None:
+        """End this session: its refresh token chain and its access tokens."""
+        session_id = str(request.claims.get("sid", ""))
+        if refresh_token:
+            user_id, _, _ = refresh_token.partition(".")
+            stored = (
+                sessions.get_refresh_token(user_id, codes.digest(refresh_token))
+                if user_id == request.user.id
+                else None
+            )
+            if stored is not None and stored.session_id != session_id:
+                sessions.delete_session(request.user.id, stored.session_id)
+        if session_id:
+            sessions.delete_session(request.user.id, session_id)
+            self._revoke_access(request.user, session_id)
+
+    def logout_all(self, request: AuthenticatedRequest) -> None:
+        users.bump_token_version(request.user.id)
+        security_event("logout_all", user_id=request.user.id)

@@ -1,0 +1,99 @@
+"""The DynamoDB table, as pynamodb sees it.
+
+One table holds every item type (single-table design). Its schema is defined in
+`template.yaml`; tests and the local run create the table from there, and a test
+checks that these models agree with it.
+
+Key layout (pk / sk):
+    USER#<id>        / USER                the user
+    USER#<id>        / SESSION#<sid>       one refresh-token chain (a signed-in device)
+    USER#<id>        / REFRESH#<digest>    one refresh token, stored hashed
+    USERNAME#<name>  / CLAIM               uniqueness claim for a username
+    EMAIL#<email>    / CLAIM               uniqueness claim for an email address
+
+Everything that belongs to a user lives in the user's partition, so deleting a user
+is a Query on one partition, never a Scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.models import Model
+
+from authapi.core.config import Settings, get_settings
+from authapi.core.errors import ServiceUnavailable
+
+TTL_ATTRIBUTE = "expires_at"
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+class TableItem(Model):
+    """Base of every item type: the table's key attributes and its connection."""
+
+    class Meta:
+        table_name = get_settings().table_name
+        region = get_settings().aws_region
+        # Bounded retries in botocore's "standard" mode; then the caller answers 503.
+        max_retry_attempts = 2
+        connect_timeout_seconds = 2
+        read_timeout_seconds = 5
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+def bind(settings: Settings) -> None:
+    """Point every item type at the configured table and share one connection.
+
+    Subclasses inherit TableItem's cached connection, so the container creates a
+    single botocore client for the table instead of one per item type.
+    """
+    TableItem.Meta.table_name = settings.table_name
+    TableItem.Meta.region = settings.aws_region
+    for model in [TableItem, *_subclasses(TableItem)]:
+        if "_connection" in model.__dict__:
+            model._connection = None
+    TableItem._get_connection()
+
+
+def _subclasses(cls: type[Model]) -> list[type[Model]]:
+    found: list[type[Model]] = []
+    for sub in cls.__subclasses__():
+        found.extend([sub, *_subclasses(sub)])
+    return found
+
+
+def connection() -> Connection:
+    """The low-level connection, for transactions across item types."""
+    return TableItem._get_connection().connection
+
+
+def is_condition_failure(exc: PynamoDBException) -> bool:
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
+def failed_conditions(exc: TransactWriteError) -> list[bool]:
+    """Per transaction item, whether its condition failed (in the order DynamoDB got them:
+    pynamodb sends condition checks, then deletes, then puts, then updates)."""
+    return [
+        reason is not None and reason.code == CONDITION_FAILED
+        for reason in exc.cancellation_reasons
+    ]
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn any DynamoDB failure the caller did not handle into a 503.
+
+    Throttling, timeouts and internal errors have already been retried by botocore
+    (bounded); nothing more can be done inside this request.
+    """
+    try:
+        yield
+    except PynamoDBException as exc:
+        raise ServiceUnavailable() from exc

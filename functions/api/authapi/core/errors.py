@@ -1,0 +1,72 @@
+"""Domain errors. Services raise these; `authapi.http_errors` is the one place that
+turns them into HTTP responses, so a service never knows about status codes.
+
+Each error carries the contract's machine-readable `code` and a human sentence.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code: str = "ERROR"
+    detail: str = "The request failed."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.detail)
+        if detail is not None:
+            self.detail = detail
+
+
+class InvalidCredentials(DomainError):
+    # One code and one sentence for every failed login step (unknown user, wrong password,
+    # wrong or reused code, disabled user), so a response never reveals which step failed.
+    code = "INVALID_CREDENTIALS"
+    detail = "Invalid credentials."
+
+
+class NotAuthenticated(DomainError):
+    code = "NOT_AUTHENTICATED"
+    detail = "Not authenticated."
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+    detail = "You do not have permission to do this."
+
+
+class MfaSetupRequired(DomainError):
+    code = "MFA_SETUP_REQUIRED"
+    detail = "Two-factor authentication is not set up yet: sign in with /auth/login to enroll."
+
+
+class UserNotFound(DomainError):
+    code = "USER_NOT_FOUND"
+    detail = "No such user."
+
+
+class UsernameTaken(DomainError):
+    code = "USERNAME_TAKEN"
+    detail = "That username is already taken."
+
+
+class EmailTaken(DomainError):
+    code = "EMAIL_TAKEN"
+    detail = "That email address is already in use."
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+    detail = "The user was changed by another request; retry."
+
+
+class PolicyViolation(DomainError):
+    """Input that is well-formed but breaks a policy (e.g. a weak password)."""
+
+    code = "VALIDATION_ERROR"
+    detail = "The request breaks a policy."
+
+
+class ServiceUnavailable(DomainError):
+    code = "SERVICE_UNAVAILABLE"
+    detail = "A backing service is unavailable; retry shortly."
+    retry_after_seconds = 1

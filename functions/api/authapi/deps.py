@@ -1,0 +1,56 @@
+"""FastAPI dependencies, with `Annotated` aliases the routes use as parameter types."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+
+from authapi.auth.service import AuthenticatedRequest, AuthService
+from authapi.core.config import Settings, get_settings
+from authapi.core.errors import Forbidden, NotAuthenticated
+from authapi.core.secrets import secret_store
+from authapi.security.tokens import TokenIssuer
+from authapi.users.domain import User
+
+# auto_error=False: a missing token is answered by our own NOT_AUTHENTICATED body.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_auth_service(settings: SettingsDep) -> AuthService:
+    key = secret_store(settings).get(settings.jwt_signing_key_parameter)
+    issuer = TokenIssuer(key=key, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    return AuthService(settings, issuer)
+
+
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+
+
+def get_authenticated(
+    service: AuthServiceDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> AuthenticatedRequest:
+    if not token:
+        raise NotAuthenticated()
+    return service.authenticate(token)
+
+
+Authenticated = Annotated[AuthenticatedRequest, Depends(get_authenticated)]
+
+
+def get_current_user(request: Authenticated) -> User:
+    return request.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_current_admin(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden()
+    return user
+
+
+CurrentAdmin = Annotated[User, Depends(get_current_admin)]

@@ -1,0 +1,109 @@
+"""The one place that maps errors to HTTP responses with the contract's body:
+`{"detail": "<human sentence>", "code": "<MACHINE_CODE>"}`.
+
+Domain errors map by class; FastAPI's validation errors become 422 VALIDATION_ERROR
+naming the offending fields; anything unexpected becomes a bare 500 with no detail
+(the traceback goes to the log, never to the client).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from authapi.core import errors
+
+logger = logging.getLogger("authapi")
+
+STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
+    errors.InvalidCredentials: status.HTTP_401_UNAUTHORIZED,
+    errors.NotAuthenticated: status.HTTP_401_UNAUTHORIZED,
+    errors.Forbidden: status.HTTP_403_FORBIDDEN,
+    errors.MfaSetupRequired: status.HTTP_403_FORBIDDEN,
+    errors.UserNotFound: status.HTTP_404_NOT_FOUND,
+    errors.UsernameTaken: status.HTTP_409_CONFLICT,
+    errors.EmailTaken: status.HTTP_409_CONFLICT,
+    errors.Conflict: status.HTTP_409_CONFLICT,
+    errors.PolicyViolation: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    errors.ServiceUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+# Plain HTTP errors raised by the framework itself (unknown route, wrong method, ...).
+_CODE_BY_STATUS = {
+    404: ("NOT_FOUND", "No such resource."),
+    405: ("METHOD_NOT_ALLOWED", "Method not allowed."),
+    413: ("PAYLOAD_TOO_LARGE", "The request body is too large."),
+}
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    code: str
+
+
+def error_response(
+    status_code: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status_code, headers=headers)
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting the contract's error body."""
+    return {code: {"model": ErrorOut} for code in status_codes}
+
+
+def _headers_for(exc: errors.DomainError, status_code: int) -> dict[str, str] | None:
+    if status_code == status.HTTP_401_UNAUTHORIZED:
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, errors.ServiceUnavailable):
+        return {"Retry-After": str(exc.retry_after_seconds)}
+    return None
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.DomainError)
+    status_code = next(code for cls, code in STATUS_BY_ERROR.items() if isinstance(exc, cls))
+    return error_response(status_code, exc.code, exc.detail, _headers_for(exc, status_code))
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    # ("body", "email") -> "email"; the first element only says where the field was.
+    parts = [str(part) for part in location[1:]] or [str(part) for part in location]
+    return ".".join(parts)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        field = _field_name(tuple(error.get("loc", ())))
+        if error.get("type") == "extra_forbidden":
+            problems.append(f"{field}: unknown field")
+        else:
+            problems.append(f"{field}: {error.get('msg', 'invalid')}")
+    detail = "Invalid request: " + "; ".join(problems) if problems else "Invalid request."
+    return error_response(status.HTTP_422_UNPROCESSABLE_CONTENT, "VALIDATION_ERROR", detail)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, detail = _CODE_BY_STATUS.get(exc.status_code, ("HTTP_ERROR", "Request failed."))
+    return error_response(exc.status_code, code, detail, exc.headers)
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled error", exc_info=exc)
+    return error_response(500, "INTERNAL_ERROR", "Internal error.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,49 @@
+"""The FastAPI application and its Lambda entry point."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from mangum import Mangum
+
+from authapi import http_errors
+from authapi.auth.routes import router as auth_router
+from authapi.core import db
+from authapi.core.body_limit import BodySizeLimit
+from authapi.core.config import Settings, get_settings
+from authapi.users.routes import router as users_router
+
+DESCRIPTION = """
+User management with TOTP two-factor authentication.
+
+**Authorize** in Swagger UI with your username and, as the password, your password
+immediately followed by the current 6-digit code from your authenticator app.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db.bind(settings)
+    app = FastAPI(title="AuthAPI", version="0.1.0", description=DESCRIPTION)
+    http_errors.install(app)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        """Liveness only: answers without touching AWS."""
+        return {"status": "ok"}
+
+    app.include_router(auth_router)
+    app.include_router(users_router)
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_allow_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+app = create_app()
+handler = Mangum(app, lifespan="off")

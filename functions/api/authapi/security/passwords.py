@@ -1,0 +1,64 @@
+"""Password hashing (OWASP Password Storage Cheat Sheet, NIST SP 800-63B 5.1.1.2).
+
+argon2id with OWASP's minimum parameters (19 MiB, 2 iterations, parallelism 1) hashes
+every new password. bcrypt is accepted only to verify legacy hashes (e.g. users
+imported from the tutorial) and is replaced by argon2id at the next successful login.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from passlib.context import CryptContext
+
+_BCRYPT_MAX_BYTES = 72
+
+_context = CryptContext(
+    schemes=["argon2", "bcrypt"],
+    deprecated=["bcrypt"],
+    argon2__type="ID",
+    argon2__memory_cost=19 * 1024,
+    argon2__rounds=2,
+    argon2__parallelism=1,
+)
+
+
+def hash_password(password: str) -> str:
+    return str(_context.hash(password))
+
+
+def verify_password(password: str, stored_hash: str) -> tuple[bool, str | None]:
+    """Return (matches, replacement_hash).
+
+    `replacement_hash` is set when the stored hash uses outdated parameters or a
+    deprecated scheme, so the caller can store the argon2id hash of the same password.
+    """
+    scheme = _context.identify(stored_hash)
+    if scheme is None:
+        return False, None
+    secret: str | bytes = password
+    encoded = password.encode("utf-8")
+    if scheme == "bcrypt" and len(encoded) > _BCRYPT_MAX_BYTES:
+        # bcrypt only ever hashed the first 72 bytes (older libraries truncated silently;
+        # bcrypt 5 raises instead). Verify exactly what was hashed, never raise.
+        secret = encoded[:_BCRYPT_MAX_BYTES]
+    if not _context.verify(secret, stored_hash):
+        return False, None
+    if _context.needs_update(stored_hash):
+        # Hash the full password, not the truncated bytes bcrypt saw.
+        return True, hash_password(password)
+    return True, None
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("dummy password used only to spend time")
+
+
+def burn_verification_time(password: str) -> None:
+    """Spend what a real verification costs, for logins of unknown users.
+
+    Without this an unknown username answers many times faster than a wrong password,
+    which reveals which accounts exist (OWASP Authentication Cheat Sheet, ASVS 5.0 6.3.8).
+    """
+    _context.verify(password, _dummy_hash())

@@ -1,0 +1,48 @@
+"""TOTP (RFC 6238) with the parameters every authenticator app supports:
+SHA-1, 6 digits, 30-second steps, 160-bit secrets from the OS CSPRNG (RFC 4226 §4).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+import pyotp
+import segno
+
+STEP_SECONDS = 30
+DIGITS = 6
+# One step either side tolerates a phone clock that is up to ~30 s off (RFC 6238 §5.2).
+ALLOWED_DRIFT_STEPS = 1
+
+
+def new_secret() -> str:
+    # 32 base32 characters = 160 bits, the length RFC 4226 recommends.
+    return pyotp.random_base32(length=32)
+
+
+def provisioning_uri(secret: str, account_name: str, issuer: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=account_name, issuer_name=issuer)
+
+
+def qr_svg(uri: str) -> str:
+    return str(segno.make(uri, error="m").svg_inline(scale=4, border=2))
+
+
+def time_step(at: float) -> int:
+    return int(at // STEP_SECONDS)
+
+
+def matching_step(secret: str, code: str, at: float) -> int | None:
+    """Return the time step whose code equals `code`, or None.
+
+    The caller must still make sure the step is later than the last one accepted for
+    this user (single use, RFC 6238 §5.2); this function only checks the value.
+    """
+    if len(code) != DIGITS or not code.isascii() or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
+    current = time_step(at)
+    for step in range(current - ALLOWED_DRIFT_STEPS, current + ALLOWED_DRIFT_STEPS + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None

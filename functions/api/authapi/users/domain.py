@@ -1,0 +1,87 @@
+"""The user as the services see it, independent of storage and HTTP."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from email_validator import EmailNotValidError, validate_email
+
+from authapi.core.errors import PolicyViolation
+
+
+class Role(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    username: str
+    email: str
+    full_name: str | None
+    role: Role
+    disabled: bool
+    password_hash: str
+    totp_secret: str | None
+    pending_totp_secret: str | None
+    totp_last_step: int | None
+    recovery_code_hashes: frozenset[str]
+    token_version: int
+    revoked_sessions: dict[str, int] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp_secret is not None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    email: str
+    password_hash: str
+    full_name: str | None = None
+    role: Role = Role.USER
+    # Set only when the user is created already enrolled (the seeded first admin).
+    totp_secret: str | None = None
+    recovery_code_hashes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProfileChanges:
+    """Fields to change; None means "leave as it is"."""
+
+    username: str | None = None
+    email: str | None = None
+    full_name: str | None = None
+
+    def is_empty(self) -> bool:
+        return self.username is None and self.email is None and self.full_name is None
+
+
+USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,32}")
+
+
+def normalize_username(raw: str) -> str:
+    """Usernames are case-insensitive: stored and compared in lower case."""
+    username = raw.strip().lower()
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise PolicyViolation("username: 3 to 32 characters of a-z, 0-9, '.', '_' or '-'.")
+    return username
+
+
+def normalize_email(raw: str) -> str:
+    """Validate syntax only (no DNS lookups: they are slow and leak to the network)."""
+    try:
+        return str(validate_email(raw.strip(), check_deliverability=False).normalized)
+    except EmailNotValidError as exc:
+        raise PolicyViolation(f"email: {exc}") from exc

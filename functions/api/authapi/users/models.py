@@ -1,0 +1,59 @@
+"""pynamodb item types of the users feature. Only `users.repository` uses them."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
+
+from authapi.core.db import TableItem
+
+USER_SK = "USER"
+CLAIM_SK = "CLAIM"
+
+
+def user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def username_claim_pk(username: str) -> str:
+    return f"USERNAME#{username}"
+
+
+def email_claim_pk(email: str) -> str:
+    return f"EMAIL#{email.lower()}"
+
+
+class UserItem(TableItem):
+    user_id = UnicodeAttribute()
+    username = UnicodeAttribute()
+    email = UnicodeAttribute()
+    full_name = UnicodeAttribute(null=True)
+    role = UnicodeAttribute()
+    disabled = BooleanAttribute(default=False)
+    password_hash = UnicodeAttribute()
+    # Confirmed TOTP secret; null until the user finishes enrollment.
+    totp_secret = UnicodeAttribute(null=True)
+    # Secret handed out by /auth/mfa/setup, waiting for its first code.
+    pending_totp_secret = UnicodeAttribute(null=True)
+    # Last TOTP time step accepted: a code is only accepted for a later step (single use).
+    totp_last_step = NumberAttribute(null=True)
+    recovery_code_hashes = UnicodeSetAttribute(null=True)
+    # Bumped to revoke every token of the user at once (logout-all, password change, ...).
+    token_version = NumberAttribute(default=0)
+    # Sessions signed out one by one: session id -> epoch after which its access tokens
+    # have expired anyway. Read with the user on every request, so checking costs nothing.
+    revoked_sessions: MapAttribute[str, int] = MapAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class ClaimItem(TableItem):
+    """Owns a username or an email address for one user (uniqueness, case-insensitive)."""
+
+    user_id = UnicodeAttribute()

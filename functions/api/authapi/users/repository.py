@@ -1,0 +1,310 @@
+"""Persistence adapter for users: the only code that knows how users are stored.
+
+Uniqueness of usernames and emails is enforced by claim items written in the same
+transaction as the user, each with `attribute_not_exists`, so two concurrent
+requests can never both get the same name (no read-then-write).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from authapi.core import clock
+from authapi.core.db import connection, failed_conditions, is_condition_failure, storage_errors
+from authapi.core.errors import Conflict, EmailTaken, InvalidCredentials, UsernameTaken
+from authapi.users.domain import NewUser, ProfileChanges, Role, User
+from authapi.users.models import (
+    CLAIM_SK,
+    USER_SK,
+    ClaimItem,
+    UserItem,
+    email_claim_pk,
+    user_pk,
+    username_claim_pk,
+)
+
+
+def _to_domain(item: UserItem) -> User:
+    return User(
+        id=item.user_id,
+        username=item.username,
+        email=item.email,
+        full_name=item.full_name,
+        role=Role(item.role),
+        disabled=bool(item.disabled),
+        password_hash=item.password_hash,
+        totp_secret=item.totp_secret,
+        pending_totp_secret=item.pending_totp_secret,
+        totp_last_step=None if item.totp_last_step is None else int(item.totp_last_step),
+        recovery_code_hashes=frozenset(item.recovery_code_hashes or ()),
+        token_version=int(item.token_version or 0),
+        revoked_sessions={
+            sid: int(expiry) for sid, expiry in (item.revoked_sessions or {}).items()
+        },
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+
+
+def _get_item(user_id: str) -> UserItem | None:
+    try:
+        return UserItem.get(user_pk(user_id), USER_SK, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def get_user(user_id: str) -> User | None:
+    """One consistent read."""
+    with storage_errors():
+        item = _get_item(user_id)
+    return None if item is None else _to_domain(item)
+
+
+def get_user_by_username(username: str) -> User | None:
+    """Two consistent reads: the username claim, then the user it points to."""
+    with storage_errors():
+        try:
+            claim = ClaimItem.get(username_claim_pk(username), CLAIM_SK, consistent_read=True)
+        except DoesNotExist:
+            return None
+        item = _get_item(claim.user_id)
+    return None if item is None else _to_domain(item)
+
+
+def create_user(new: NewUser) -> User:
+    now = clock.utcnow()
+    user_id = str(uuid.uuid4())
+    item = UserItem(
+        user_pk(user_id),
+        USER_SK,
+        user_id=user_id,
+        username=new.username,
+        email=new.email,
+        full_name=new.full_name,
+        role=new.role.value,
+        disabled=False,
+        password_hash=new.password_hash,
+        totp_secret=new.totp_secret,
+        recovery_code_hashes=set(new.recovery_code_hashes) or None,
+        token_version=0,
+        created_at=now,
+        updated_at=now,
+    )
+    username_claim = ClaimItem(username_claim_pk(new.username), CLAIM_SK, user_id=user_id)
+    email_claim = ClaimItem(email_claim_pk(new.email), CLAIM_SK, user_id=user_id)
+    with storage_errors():
+        try:
+            with TransactWrite(connection=connection()) as transaction:
+                # Puts reach DynamoDB in this order: user, username claim, email claim.
+                transaction.save(item, condition=UserItem.pk.does_not_exist())
+                transaction.save(username_claim, condition=ClaimItem.pk.does_not_exist())
+                transaction.save(email_claim, condition=ClaimItem.pk.does_not_exist())
+        except TransactWriteError as exc:
+            _raise_claim_clash(failed_conditions(exc), username_index=1, email_index=2)
+            raise
+    return _to_domain(item)
+
+
+def _raise_claim_clash(failed: list[bool], username_index: int, email_index: int) -> None:
+    if len(failed) > username_index and failed[username_index]:
+        raise UsernameTaken()
+    if len(failed) > email_index and failed[email_index]:
+        raise EmailTaken()
+
+
+def update_profile(user: User, changes: ProfileChanges) -> User:
+    """Change only the given fields, moving uniqueness claims in the same transaction.
+
+    The user's update is conditioned on the values it replaces (field level), so a
+    concurrent change to *other* fields still applies, while a concurrent change to
+    the same username or email makes this one fail with CONFLICT instead of silently
+    overwriting it.
+    """
+    actions: list[Action] = [UserItem.updated_at.set(clock.utcnow())]
+    condition = UserItem.pk.exists()
+    if changes.full_name is not None:
+        actions.append(
+            UserItem.full_name.set(changes.full_name)
+            if changes.full_name
+            else UserItem.full_name.remove()
+        )
+    moves: list[tuple[str, str]] = []  # (old claim pk, new claim pk)
+    if changes.username is not None and changes.username != user.username:
+        actions.append(UserItem.username.set(changes.username))
+        condition &= UserItem.username == user.username
+        moves.append((username_claim_pk(user.username), username_claim_pk(changes.username)))
+    if changes.email is not None and changes.email.lower() != user.email.lower():
+        actions.append(UserItem.email.set(changes.email))
+        condition &= UserItem.email == user.email
+        moves.append((email_claim_pk(user.email), email_claim_pk(changes.email)))
+    elif changes.email is not None and changes.email != user.email:
+        # Same address in a different case: the claim (lower-case) stays where it is.
+        actions.append(UserItem.email.set(changes.email))
+
+    target = UserItem(user_pk(user.id), USER_SK)
+    with storage_errors():
+        if not moves:
+            try:
+                # update() returns ALL_NEW and loads it into `target`.
+                target.update(actions=actions, condition=condition)
+            except UpdateError as exc:
+                if is_condition_failure(exc):
+                    raise Conflict() from exc
+                raise
+            return _to_domain(target)
+        try:
+            with TransactWrite(connection=connection()) as transaction:
+                for old_pk, _ in moves:
+                    transaction.delete(
+                        ClaimItem(old_pk, CLAIM_SK), condition=ClaimItem.user_id == user.id
+                    )
+                for _, new_pk in moves:
+                    transaction.save(
+                        ClaimItem(new_pk, CLAIM_SK, user_id=user.id),
+                        condition=ClaimItem.pk.does_not_exist(),
+                    )
+                transaction.update(target, actions=actions, condition=condition)
+        except TransactWriteError as exc:
+            failed = failed_conditions(exc)
+            moved_username = changes.username is not None and changes.username != user.username
+            # Order sent: the deletes, then the new claims (username first), then the user.
+            puts_start = len(moves)
+            username_put = puts_start if moved_username else -1
+            email_put = puts_start + (1 if moved_username else 0)
+            if username_put >= 0 and failed[username_put]:
+                raise UsernameTaken() from exc
+            if len(moves) > (1 if moved_username else 0) and failed[email_put]:
+                raise EmailTaken() from exc
+            if any(failed):
+                raise Conflict() from exc
+            raise
+        fresh = _get_item(user.id)
+    if fresh is None:
+        raise Conflict()
+    return _to_domain(fresh)
+
+
+def set_password_hash(user: User, new_hash: str) -> None:
+    """Store a rehashed password (e.g. bcrypt -> argon2id), unless it changed meanwhile."""
+    target = UserItem(user_pk(user.id), USER_SK)
+    with storage_errors():
+        try:
+            target.update(
+                actions=[UserItem.password_hash.set(new_hash)],
+                condition=UserItem.password_hash == user.password_hash,
+            )
+        except UpdateError as exc:
+            if not is_condition_failure(exc):
+                raise
+            # Someone changed the password meanwhile; their hash wins.
+
+
+def claim_totp_step(user: User, step: int) -> None:
+    """Record `step` as the last accepted TOTP step, only if it is later than the last one.
+
+    This conditional update is what makes a code single-use across every Lambda
+    container (RFC 6238 §5.2, ASVS 2.8.4): of two requests with the same code, exactly
+    one wins the condition; the other is a failed login.
+    """
+    target = UserItem(user_pk(user.id), USER_SK)
+    with storage_errors():
+        try:
+            target.update(
+                actions=[UserItem.totp_last_step.set(step)],
+                condition=(
+                    UserItem.totp_last_step.does_not_exist() | (UserItem.totp_last_step < step)
+                )
+                & UserItem.totp_secret.exists(),
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise InvalidCredentials() from exc
+            raise
+
+
+def start_totp_enrollment(user: User, secret: str) -> None:
+    """Store a secret awaiting confirmation. Only for users without TOTP yet."""
+    target = UserItem(user_pk(user.id), USER_SK)
+    with storage_errors():
+        try:
+            target.update(
+                actions=[UserItem.pending_totp_secret.set(secret)],
+                condition=UserItem.totp_secret.does_not_exist()
+                & (UserItem.token_version == user.token_version),
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise InvalidCredentials() from exc
+            raise
+
+
+def confirm_totp_enrollment(
+    user: User, secret: str, step: int, recovery_code_hashes: list[str]
+) -> None:
+    """Make the pending secret the user's TOTP secret, atomically with its first code.
+
+    Conditioned on the very secret the code was checked against, so a concurrent
+    /auth/mfa/setup that replaced it makes this confirmation fail rather than
+    enable a secret the user never saw.
+    """
+    target = UserItem(user_pk(user.id), USER_SK)
+    with storage_errors():
+        try:
+            target.update(
+                actions=[
+                    UserItem.totp_secret.set(secret),
+                    UserItem.pending_totp_secret.remove(),
+                    UserItem.totp_last_step.set(step),
+                    UserItem.recovery_code_hashes.set(set(recovery_code_hashes)),
+                    UserItem.updated_at.set(clock.utcnow()),
+                ],
+                condition=UserItem.totp_secret.does_not_exist()
+                & (UserItem.pending_totp_secret == secret),
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise InvalidCredentials() from exc
+            raise
+
+
+def use_recovery_code(user: User, code_hash: str) -> None:
+    """Remove one recovery code; the condition makes each code usable exactly once."""
+    target = UserItem(user_pk(user.id), USER_SK)
+    with storage_errors():
+        try:
+            target.update(
+                actions=[UserItem.recovery_code_hashes.delete({code_hash})],
+                condition=UserItem.recovery_code_hashes.contains(code_hash),
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise InvalidCredentials() from exc
+            raise
+
+
+def revoke_session(user: User, session_id: str, access_expiry: int) -> None:
+    """Stop access tokens of one session, pruning entries whose tokens expired anyway."""
+    now = int(clock.now())
+    target = UserItem(user_pk(user.id), USER_SK)
+    kept = {sid: exp for sid, exp in user.revoked_sessions.items() if exp > now}
+    kept[session_id] = access_expiry
+    with storage_errors():
+        target.update(actions=[UserItem.revoked_sessions.set(kept)])
+
+
+def bump_token_version(user_id: str) -> None:
+    """Invalidate every access and refresh token of the user at once."""
+    target = UserItem(user_pk(user_id), USER_SK)
+    with storage_errors():
+        try:
+            target.update(
+                actions=[UserItem.token_version.add(1), UserItem.updated_at.set(clock.utcnow())],
+                condition=UserItem.pk.exists(),
+            )
+        except UpdateError as exc:
+            if not is_condition_failure(exc):
+                raise

@@ -1,0 +1,64 @@
+"""Request and response bodies of the users routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from authapi.users.domain import Role, User
+
+Username = Annotated[str, Field(min_length=3, max_length=32, examples=["alice"])]
+Email = Annotated[str, Field(min_length=3, max_length=254, examples=["alice@example.com"])]
+FullName = Annotated[str, Field(max_length=128, examples=["Alice Liddell"])]
+
+
+class StrictBody(BaseModel):
+    # Unknown fields are an error, not ignored: nobody can make themselves admin by
+    # sending {"role": "admin"} to /users/me.
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserOut(BaseModel):
+    """A user as clients see it: never a hash, a TOTP secret or a recovery code."""
+
+    id: str
+    username: str
+    email: str
+    full_name: str | None
+    role: Role
+    disabled: bool
+    mfa_enabled: bool
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id,
+            username=user.username,
+            email=user.email,
+            full_name=user.full_name,
+            role=user.role,
+            disabled=user.disabled,
+            mfa_enabled=user.mfa_enabled,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+        )
+
+
+class UserCreate(StrictBody):
+    username: Username
+    email: Email
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    full_name: FullName | None = None
+    role: Role = Role.USER
+
+
+class ProfileUpdate(StrictBody):
+    """Only the fields sent change; an empty full_name clears it."""
+
+    full_name: FullName | None = None
+    email: Email | None = None
+    username: Username | None = None

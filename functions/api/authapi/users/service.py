@@ -1,0 +1,73 @@
+"""User management: the rules between the HTTP routes and the repository."""
+
+from __future__ import annotations
+
+from authapi.core.config import Settings
+from authapi.core.errors import UserNotFound
+from authapi.security import codes, passwords
+from authapi.security.password_policy import check_password
+from authapi.users import repository
+from authapi.users.domain import (
+    NewUser,
+    ProfileChanges,
+    Role,
+    User,
+    normalize_email,
+    normalize_username,
+)
+
+
+def create_user(
+    settings: Settings,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    full_name: str | None = None,
+    role: Role = Role.USER,
+    totp_secret: str | None = None,
+    recovery_codes: list[str] | None = None,
+) -> User:
+    """Create a user. Normally without TOTP: the user enrolls at first login.
+
+    `totp_secret` and `recovery_codes` are for the seed script, which creates the first
+    admin already enrolled so the admin can sign in through /token at once.
+    """
+    username = normalize_username(username)
+    email = normalize_email(email)
+    check_password(password, username, settings)
+    return repository.create_user(
+        NewUser(
+            username=username,
+            email=email,
+            password_hash=passwords.hash_password(password),
+            full_name=full_name or None,
+            role=role,
+            totp_secret=totp_secret,
+            recovery_code_hashes=tuple(codes.digest(code) for code in recovery_codes or ()),
+        )
+    )
+
+
+def get_user(user_id: str) -> User:
+    user = repository.get_user(user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+def update_profile(
+    user: User,
+    *,
+    username: str | None = None,
+    email: str | None = None,
+    full_name: str | None = None,
+) -> User:
+    changes = ProfileChanges(
+        username=None if username is None else normalize_username(username),
+        email=None if email is None else normalize_email(email),
+        full_name=full_name,
+    )
+    if changes.is_empty():
+        return user
+    return repository.update_profile(user, changes)

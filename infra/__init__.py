@@ -1,0 +1,1 @@
+"""Operator scripts: create secrets and tables, seed the first admin, run locally."""

@@ -1,0 +1,89 @@
+"""Run the API on a laptop: an embedded AWS (moto server) plus uvicorn, one process.
+
+    make run        (or: .venv/bin/python -m infra.local)
+
+Starts moto on 127.0.0.1 (DynamoDB + SSM, no Docker, no cloud account), creates the
+table from template.yaml and the secrets, seeds an admin, and serves the API on
+http://127.0.0.1:8000 (Swagger UI at /docs). Everything lives in memory: Ctrl-C stops
+it all and the data is gone.
+
+Environment: ADMIN_USERNAME (admin), ADMIN_EMAIL (admin@example.com), ADMIN_PASSWORD
+(generated when unset), PORT (8000), MOTO_PORT (a free port).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+LOCAL_STAGE = "local"
+LOCAL_TABLE = "authapi-local"
+LOCAL_REGION = "us-east-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _point_at_local_aws(endpoint: str) -> None:
+    """Fake credentials and a loopback endpoint: nothing here can reach real AWS."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": LOCAL_REGION,
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "AWS_ENDPOINT_URL": endpoint,
+            "TABLE_NAME": LOCAL_TABLE,
+            "JWT_SIGNING_KEY_PARAMETER": f"/authapi/{LOCAL_STAGE}/jwt-signing-key",
+        }
+    )
+
+
+def main() -> int:
+    from moto.server import ThreadedMotoServer
+
+    port = int(os.environ.get("PORT", "8000"))
+    moto_port = int(os.environ.get("MOTO_PORT") or _free_port())
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    _point_at_local_aws(endpoint)
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    server.start()
+    try:
+        import boto3
+        import uvicorn
+
+        from infra.secrets import ensure_secrets
+        from infra.seed_admin import print_admin, seed_admin
+        from infra.template import create_tables
+
+        create_tables(boto3.client("dynamodb"), {"UsersTable": LOCAL_TABLE})
+        ensure_secrets(boto3.client("ssm"), LOCAL_STAGE)
+        admin = seed_admin(
+            os.environ.get("ADMIN_USERNAME", "admin"),
+            os.environ.get("ADMIN_EMAIL", "admin@example.com"),
+            os.environ.get("ADMIN_PASSWORD") or None,
+        )
+        print(f"Local AWS (moto, in memory) at {endpoint}")
+        print_admin(admin, as_json=False)
+        print(
+            f"\nAPI: http://127.0.0.1:{port}  Swagger UI: http://127.0.0.1:{port}/docs\n"
+            "All data lives in memory and is gone when you press Ctrl-C.",
+            flush=True,
+        )
+        from authapi.main import app
+
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Shared fixtures. Every test runs against moto (in-process or a loopback server):
+fake credentials, no real AWS endpoint is ever configured."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports botocore or authapi: fake credentials, test names, and no
+# endpoint override inherited from the developer's shell.
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_name, None)
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TABLE_NAME": "authapi-test",
+        "JWT_SIGNING_KEY_PARAMETER": "/authapi/test/jwt-signing-key",
+    }
+)
+
+from collections.abc import Iterator  # noqa: E402
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from authapi.core import secrets  # noqa: E402
+from authapi.core.config import Settings, get_settings  # noqa: E402
+from authapi.main import create_app  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from infra.secrets import ensure_secrets  # noqa: E402
+from infra.template import create_tables  # noqa: E402
+from tests.support import Clock, Directory  # noqa: E402
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture
+def aws(settings: Settings) -> Iterator[None]:
+    """A fresh in-process moto with the template's table and the stage's secrets."""
+    with mock_aws():
+        create_tables(boto3.client("dynamodb"), {"UsersTable": settings.table_name})
+        ensure_secrets(boto3.client("ssm"), "test")
+        secrets.reset_cache()
+        yield
+        secrets.reset_cache()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The service clock, under the test's control (e.g. to reach the next TOTP step)."""
+    fake = Clock()
+    monkeypatch.setattr("authapi.core.clock.now", fake.now)
+    return fake
+
+
+@pytest.fixture
+def app(aws: None, settings: Settings, clock: Clock) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def directory(client: TestClient, settings: Settings, clock: Clock) -> Directory:
+    """Users in the table, and the moves a real client makes to sign them in."""
+    return Directory(client, settings, clock)

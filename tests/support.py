@@ -1,0 +1,97 @@
+"""Test helpers: a controllable clock and a client-side view of users and logins."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyotp
+from authapi.core.config import Settings
+from authapi.security import codes, totp
+from authapi.users import service
+from authapi.users.domain import Role
+from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse battery staple"
+
+
+class Clock:
+    def __init__(self) -> None:
+        # Start at the beginning of a TOTP step so one test never straddles two by accident.
+        self._now = float(int(time.time()) // 30 * 30 + 1)
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds
+
+    def next_step(self) -> None:
+        self.advance(totp.STEP_SECONDS)
+
+
+@dataclass
+class Account:
+    id: str
+    username: str
+    password: str
+    totp_secret: str | None = None
+    recovery_codes: list[str] = field(default_factory=list)
+    tokens: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens['access_token']}"}
+
+
+class Directory:
+    def __init__(self, client: TestClient, settings: Settings, clock: Clock) -> None:
+        self.client = client
+        self.settings = settings
+        self.clock = clock
+        self._count = 0
+
+    def code(self, account: Account) -> str:
+        assert account.totp_secret is not None
+        return pyotp.TOTP(account.totp_secret).at(self.clock.now())
+
+    def create(
+        self, role: Role = Role.USER, *, enrolled: bool = True, username: str | None = None
+    ) -> Account:
+        """A user straight in the table (enrolled: with TOTP and recovery codes)."""
+        self._count += 1
+        name = username or f"{role.value}{self._count}"
+        secret = totp.new_secret() if enrolled else None
+        recovery = codes.new_recovery_codes()
+        user = service.create_user(
+            self.settings,
+            username=name,
+            email=f"{name}@example.com",
+            password=PASSWORD,
+            role=role,
+            totp_secret=secret,
+            recovery_codes=recovery if enrolled else None,
+        )
+        return Account(user.id, user.username, PASSWORD, secret, recovery if enrolled else [])
+
+    def sign_in(self, account: Account) -> Account:
+        """Two-step login with a fresh TOTP step, so codes are never replays."""
+        self.clock.next_step()
+        challenge = self.client.post(
+            "/auth/login", json={"username": account.username, "password": account.password}
+        )
+        assert challenge.status_code == 200, challenge.text
+        response = self.client.post(
+            "/auth/mfa/verify",
+            json={"mfa_token": challenge.json()["mfa_token"], "code": self.code(account)},
+        )
+        assert response.status_code == 200, response.text
+        account.tokens = response.json()
+        return account
+
+    def admin(self) -> Account:
+        return self.sign_in(self.create(Role.ADMIN))
+
+    def user(self) -> Account:
+        return self.sign_in(self.create(Role.USER))
