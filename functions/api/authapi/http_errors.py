@@ -94,7 +94,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, detail = _CODE_BY_STATUS.get(exc.status_code, ("HTTP_ERROR", "Request failed."))
-    return error_response(exc.status_code, code, detail, exc.headers)
+    return error_response(exc.status_code, code, detail, dict(exc.headers or {}))
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:

@@ -54,7 +54,7 @@ class MfaChallengeOut(BaseModel):
 
 class TokensOut(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
     expires_in: int
     refresh_token: str
     refresh_expires_in: int

@@ -55,8 +55,9 @@ def bind(settings: Settings) -> None:
     """
     TableItem.Meta.table_name = settings.table_name
     TableItem.Meta.region = settings.aws_region
-    for model in [TableItem, *_subclasses(TableItem)]:
-        if "_connection" in model.__dict__:
+    models: list[type[Model]] = [TableItem, *_subclasses(TableItem)]
+    for model in models:
+        if "_connection" in vars(model):
             model._connection = None
     TableItem._get_connection()
 

@@ -48,7 +48,7 @@ class UserItem(TableItem):
     token_version = NumberAttribute(default=0)
     # Sessions signed out one by one: session id -> epoch after which its access tokens
     # have expired anyway. Read with the user on every request, so checking costs nothing.
-    revoked_sessions: MapAttribute[str, int] = MapAttribute(null=True)
+    revoked_sessions = MapAttribute[str, int](null=True)  # type: ignore[no-untyped-call]
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
 

@@ -8,6 +8,7 @@ requests can never both get the same name (no read-then-write).
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
@@ -42,12 +43,18 @@ def _to_domain(item: UserItem) -> User:
         totp_last_step=None if item.totp_last_step is None else int(item.totp_last_step),
         recovery_code_hashes=frozenset(item.recovery_code_hashes or ()),
         token_version=int(item.token_version or 0),
-        revoked_sessions={
-            sid: int(expiry) for sid, expiry in (item.revoked_sessions or {}).items()
-        },
+        revoked_sessions=_revoked_sessions(item),
         created_at=item.created_at,
         updated_at=item.updated_at,
     )
+
+
+def _revoked_sessions(item: UserItem) -> dict[str, int]:
+    stored = item.revoked_sessions
+    if stored is None:
+        return {}
+    raw: dict[str, Any] = stored.as_dict()
+    return {session_id: int(expiry) for session_id, expiry in raw.items()}
 
 
 def _get_item(user_id: str) -> UserItem | None:
