@@ -50,10 +50,8 @@ def _to_domain(item: UserItem) -> User:
 
 
 def _revoked_sessions(item: UserItem) -> dict[str, int]:
-    stored = item.revoked_sessions
-    if stored is None:
-        return {}
-    raw: dict[str, Any] = stored.as_dict()
+    stored: Any = item.revoked_sessions  # a raw MapAttribute, or None when never set
+    raw: dict[str, Any] = {} if stored is None else stored.as_dict()
     return {session_id: int(expiry) for session_id, expiry in raw.items()}
 
 
