@@ -22,7 +22,7 @@ LOCAL_TABLE = "authapi-local"
 LOCAL_REGION = "us-east-1"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -49,7 +49,7 @@ def main() -> int:
     from moto.server import ThreadedMotoServer
 
     port = int(os.environ.get("PORT", "8000"))
-    moto_port = int(os.environ.get("MOTO_PORT") or _free_port())
+    moto_port = int(os.environ.get("MOTO_PORT") or free_port())
     endpoint = f"http://127.0.0.1:{moto_port}"
     _point_at_local_aws(endpoint)
 

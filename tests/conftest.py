@@ -75,3 +75,42 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 def directory(client: TestClient, settings: Settings, clock: Clock) -> Directory:
     """Users in the table, and the moves a real client makes to sign them in."""
     return Directory(client, settings, clock)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real moto *server* on loopback, for tests that need real HTTP and real
+    concurrency (parallel requests racing for one conditional write)."""
+    from moto.server import ThreadedMotoServer
+
+    from infra.local import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def server_aws(
+    moto_endpoint: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Point the app at the moto server, freshly reset, with the table and secrets."""
+    import urllib.request
+
+    urllib.request.urlopen(  # noqa: S310 - loopback moto endpoint
+        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    ).close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    create_tables(boto3.client("dynamodb"), {"UsersTable": settings.table_name})
+    ensure_secrets(boto3.client("ssm"), "test")
+    secrets.reset_cache()
+    yield moto_endpoint
+    secrets.reset_cache()
+
+
+@pytest.fixture
+def server_client(server_aws: str, settings: Settings, clock: Clock) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
