@@ -17,9 +17,7 @@ def _me(client: TestClient, access_token: str) -> int:
     return client.get("/users/me", headers={"Authorization": f"Bearer {access_token}"}).status_code
 
 
-def test_refresh_rotates_and_the_new_tokens_work(
-    client: TestClient, directory: Directory
-) -> None:
+def test_refresh_rotates_and_the_new_tokens_work(client: TestClient, directory: Directory) -> None:
     account = directory.user()
     status, body = _refresh(client, account.tokens["refresh_token"])
     assert status == 200
@@ -81,9 +79,7 @@ def test_access_token_expires(client: TestClient, directory: Directory) -> None:
     assert _me(client, account.tokens["access_token"]) == 401
 
 
-def test_asvs_7_4_1_logout_ends_this_session_only(
-    client: TestClient, directory: Directory
-) -> None:
+def test_asvs_7_4_1_logout_ends_this_session_only(client: TestClient, directory: Directory) -> None:
     """ASVS 5.0 7.4.1: after logout the session's access and refresh tokens are dead."""
     account = directory.user()
     laptop = dict(account.tokens)
@@ -101,9 +97,7 @@ def test_asvs_7_4_1_logout_ends_this_session_only(
     assert _refresh(client, phone["refresh_token"])[0] == 200
 
 
-def test_asvs_7_4_2_logout_all_ends_every_session(
-    client: TestClient, directory: Directory
-) -> None:
+def test_asvs_7_4_2_logout_all_ends_every_session(client: TestClient, directory: Directory) -> None:
     """ASVS 5.0 7.4.2 / 8.3.2: logout-all revokes every access and refresh token at once."""
     account = directory.user()
     laptop = dict(account.tokens)
@@ -137,9 +131,7 @@ def test_deleted_user_token_is_refused(client: TestClient, directory: Directory)
 
 def test_logout_requires_an_access_token(client: TestClient, directory: Directory) -> None:
     account = directory.user()
-    response = client.post(
-        "/auth/logout", json={"refresh_token": account.tokens["refresh_token"]}
-    )
+    response = client.post("/auth/logout", json={"refresh_token": account.tokens["refresh_token"]})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert _refresh(client, account.tokens["refresh_token"])[0] == 200

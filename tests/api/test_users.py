@@ -51,9 +51,7 @@ class TestCreateUser:
         assert stored.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
         assert PASSWORD not in str(stored)
 
-    def test_admin_can_create_another_admin(
-        self, client: TestClient, directory: Directory
-    ) -> None:
+    def test_admin_can_create_another_admin(self, client: TestClient, directory: Directory) -> None:
         response = _create(client, directory.admin(), role="admin")
         assert response.status_code == 201
         assert response.json()["role"] == "admin"
@@ -134,9 +132,7 @@ class TestReadUser:
         assert response.status_code == 404
         assert response.json() == {"detail": "No such user.", "code": "USER_NOT_FOUND"}
 
-    def test_user_cannot_read_another_user(
-        self, client: TestClient, directory: Directory
-    ) -> None:
+    def test_user_cannot_read_another_user(self, client: TestClient, directory: Directory) -> None:
         admin = directory.admin()
         user = directory.user()
         response = client.get(f"/users/{admin.id}", headers=user.headers)

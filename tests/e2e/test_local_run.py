@@ -106,6 +106,10 @@ class LocalRun:
             time.sleep(0.1)
         pytest.fail(f"no otpauth:// URI on a line of its own:\n{self.output(200)}")
 
+    def finish_reading(self) -> None:
+        """Wait for the rest of the output once the process has exited."""
+        self._reader.join(timeout=5.0)
+
     def group_alive(self) -> bool:
         try:
             os.killpg(self.process.pid, 0)
@@ -282,6 +286,7 @@ def test_make_run_serves_the_whole_walk_and_stops_on_ctrl_c(local_run: LocalRun)
 
     # Ctrl-C: SIGINT to the whole process group, as a terminal sends it.
     stop_started = time.monotonic()
+    lines_before_stop = len(local_run.lines)
     os.killpg(local_run.process.pid, signal.SIGINT)
     try:
         local_run.process.wait(timeout=STOP_TIMEOUT_SECONDS)
@@ -292,4 +297,7 @@ def test_make_run_serves_the_whole_walk_and_stops_on_ctrl_c(local_run: LocalRun)
         time.sleep(0.1)
     assert not local_run.group_alive(), "a process of `make run` outlived Ctrl-C"
     assert not accepts_connections(local_run.port), "the API port still accepts connections"
+    local_run.finish_reading()
+    shutdown_output = "\n".join(local_run.lines[lines_before_stop:])
+    assert "Traceback" not in shutdown_output, shutdown_output
     print(f"stopped {time.monotonic() - stop_started:.2f} s after SIGINT")

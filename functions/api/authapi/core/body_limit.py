@@ -1,7 +1,8 @@
 """Refuse request bodies over the configured size with 413 PAYLOAD_TOO_LARGE.
 
 Checked on the declared Content-Length and again on the bytes actually received,
-so a chunked body cannot slip past the limit.
+so a chunked body cannot slip past the limit. The body is read here (it is at most
+`max_bytes`, 16 KiB) and replayed to the app, so the app never sees a partial body.
 """
 
 from __future__ import annotations
@@ -9,11 +10,6 @@ from __future__ import annotations
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-
-class BodyTooLarge(Exception):
-    pass
-
 
 _BODY = json.dumps(
     {"detail": "The request body is too large.", "code": "PAYLOAD_TOO_LARGE"}
@@ -33,29 +29,24 @@ class BodySizeLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._reject(send)
             return
+        chunks: list[bytes] = []
         received = 0
-        response_started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge()
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
+            if message["type"] != "http.request":
+                # The client went away; let the app see the disconnect as usual.
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
                 await self._reject(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), send)
 
     @staticmethod
     async def _reject(send: Send) -> None:
@@ -70,3 +61,14 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": _BODY})
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
