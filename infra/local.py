@@ -13,6 +13,7 @@ Environment: ADMIN_USERNAME (admin), ADMIN_EMAIL (admin@example.com), ADMIN_PASS
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -53,6 +54,8 @@ def main() -> int:
     endpoint = f"http://127.0.0.1:{moto_port}"
     _point_at_local_aws(endpoint)
 
+    # moto's server logs every AWS call through werkzeug; keep the terminal for the API.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     server.start()
     try:
@@ -65,11 +68,17 @@ def main() -> int:
 
         create_tables(boto3.client("dynamodb"), {"UsersTable": LOCAL_TABLE})
         ensure_secrets(boto3.client("ssm"), LOCAL_STAGE)
-        admin = seed_admin(
-            os.environ.get("ADMIN_USERNAME", "admin"),
-            os.environ.get("ADMIN_EMAIL", "admin@example.com"),
-            os.environ.get("ADMIN_PASSWORD") or None,
-        )
+        from authapi.core.errors import DomainError
+
+        try:
+            admin = seed_admin(
+                os.environ.get("ADMIN_USERNAME", "admin"),
+                os.environ.get("ADMIN_EMAIL", "admin@example.com"),
+                os.environ.get("ADMIN_PASSWORD") or None,
+            )
+        except DomainError as exc:
+            print(f"Cannot create the admin: {exc.detail}", file=sys.stderr)
+            return 2
         print(f"Local AWS (moto, in memory) at {endpoint}")
         print_admin(admin, as_json=False)
         print(

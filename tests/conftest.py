@@ -24,13 +24,13 @@ from collections.abc import Iterator  # noqa: E402
 
 import boto3  # noqa: E402
 import pytest  # noqa: E402
-from authapi.core import secrets  # noqa: E402
-from authapi.core.config import Settings, get_settings  # noqa: E402
-from authapi.main import create_app  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from authapi.core import secrets  # noqa: E402
+from authapi.core.config import Settings, get_settings  # noqa: E402
+from authapi.main import create_app  # noqa: E402
 from infra.secrets import ensure_secrets  # noqa: E402
 from infra.template import create_tables  # noqa: E402
 from tests.support import Clock, Directory  # noqa: E402
@@ -99,9 +99,8 @@ def server_aws(
     """Point the app at the moto server, freshly reset, with the table and secrets."""
     import urllib.request
 
-    urllib.request.urlopen(  # noqa: S310 - loopback moto endpoint
-        urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    ).close()
+    reset = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(reset).close()  # noqa: S310 - the loopback moto server
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     create_tables(boto3.client("dynamodb"), {"UsersTable": settings.table_name})
     ensure_secrets(boto3.client("ssm"), "test")

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyotp
+from fastapi.testclient import TestClient
+
 from authapi.core.config import Settings
 from authapi.security import codes, totp
 from authapi.users import service
 from authapi.users.domain import Role
-from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery staple"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import boto3
 import pytest
 from fastapi.testclient import TestClient
@@ -55,7 +57,7 @@ def test_body_over_16_kib_is_413(client: TestClient) -> None:
 
 
 def test_chunked_body_over_the_limit_is_413(client: TestClient) -> None:
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         for _ in range(20):
             yield b"x" * 1024
 

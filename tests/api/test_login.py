@@ -198,6 +198,7 @@ class TestTwoStepLogin:
         assert parsed.secret == setup["secret"]
         assert parsed.issuer == "AuthAPI"
         assert parsed.digits == 6
+        assert isinstance(parsed, pyotp.TOTP)
         assert parsed.interval == 30
         assert "<svg" in setup["qr_svg"]
 

@@ -123,7 +123,8 @@ class LocalRun:
         try:
             self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
         finally:
-            if self.process.stdout is not None:
+            self.finish_reading()
+            if self.process.stdout is not None and not self._reader.is_alive():
                 self.process.stdout.close()
 
 

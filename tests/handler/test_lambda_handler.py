@@ -22,11 +22,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from mangum.types import LambdaCognitoIdentity, LambdaMobileClientContext
+
 from authapi.core import db
 from authapi.core.config import Settings
 from authapi.users.schemas import UserOut
-from mangum.types import LambdaCognitoIdentity, LambdaMobileClientContext
-
 from tests.support import Clock, Directory
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -308,3 +308,38 @@ class TestUsersMe:
         assert isinstance(body["detail"], str)
         assert body["detail"]
         assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("fixture", sorted(path.name for path in EVENTS.glob("*.json")))
+def test_event_fixture_is_self_consistent(fixture: str) -> None:
+    """Each fixture is a coherent API Gateway event: the path and method appear the same
+    in every place API Gateway puts them, v2 headers are lower-case, and v1 headers
+    agree with multiValueHeaders (Mangum prefers the latter)."""
+    event: dict[str, Any] = json.loads((EVENTS / fixture).read_text(encoding="utf-8"))
+    context = event["requestContext"]
+    assert context["accountId"].isdigit()
+    assert len(context["accountId"]) == 12
+    assert context["domainName"] == f"{context['apiId']}.execute-api.us-east-1.amazonaws.com"
+    assert context["requestId"]
+    if fixture.startswith("http_api_v2_"):
+        assert event["version"] == "2.0"
+        assert event["routeKey"] == context["routeKey"] == "ANY /{proxy+}"
+        assert context["stage"] == "$default"
+        assert event["rawPath"] == context["http"]["path"]
+        assert event["pathParameters"]["proxy"] == event["rawPath"].lstrip("/")
+        assert context["http"]["userAgent"] == event["headers"]["user-agent"]
+        assert context["http"]["sourceIp"] == event["headers"]["x-forwarded-for"]
+        assert all(name == name.lower() for name in event["headers"])
+        assert isinstance(context["timeEpoch"], int)
+    else:
+        assert fixture.startswith("rest_api_v1_")
+        assert "version" not in event  # REST API events carry none
+        assert event["resource"] == context["resourcePath"] == "/{proxy+}"
+        assert event["httpMethod"] == context["httpMethod"]
+        assert context["path"] == f"/{context['stage']}{event['path']}"
+        assert event["pathParameters"]["proxy"] == event["path"].lstrip("/")
+        assert event["multiValueHeaders"] == {k: [v] for k, v in event["headers"].items()}
+        assert context["identity"]["userAgent"] == event["headers"]["User-Agent"]
+        assert isinstance(context["requestTimeEpoch"], int)
+    if event.get("isBase64Encoded"):
+        assert event["body"] == "__BODY_BASE64__"

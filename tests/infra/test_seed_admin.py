@@ -20,10 +20,10 @@ from typing import Any
 import boto3
 import pyotp
 import pytest
-from authapi.core.config import Settings
-from authapi.security.passwords import verify_password
 from fastapi.testclient import TestClient
 
+from authapi.core.config import Settings
+from authapi.security.passwords import verify_password
 from tests.support import Clock
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -229,7 +229,10 @@ def test_generated_password_is_printed_once_and_signs_in(
     candidates = [
         line.strip()
         for line in result.stdout.splitlines()
-        if line.strip() and " " not in line.strip() and not line.startswith("otpauth://")
+        if line.strip().isascii()
+        and line.strip()
+        and " " not in line.strip()
+        and not line.startswith("otpauth://")
     ]
     printed = [word for word in candidates if verify_password(word, stored_hash)[0]]
     assert len(printed) == 1, result.stdout

@@ -1,0 +1,92 @@
+"""AWS calls per request: deterministic budgets, counted at the botocore layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+from fastapi.testclient import TestClient
+
+from tests.support import PASSWORD, Directory
+
+
+class CallLog:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+    @property
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> CallLog:
+    log = CallLog()
+    original = BaseClient._make_api_call
+
+    def recording(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        log.calls.append((operation, params))
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return log
+
+
+def test_get_me_is_one_consistent_read(
+    client: TestClient, directory: Directory, aws_calls: CallLog
+) -> None:
+    account = directory.user()
+    aws_calls.clear()
+    assert client.get("/users/me", headers=account.headers).status_code == 200
+    assert aws_calls.operations == ["GetItem"]
+    assert aws_calls.calls[0][1]["ConsistentRead"] is True
+
+
+def test_ssm_is_read_once_per_container(
+    client: TestClient, directory: Directory, aws_calls: CallLog
+) -> None:
+    account = directory.user()
+    for _ in range(3):
+        client.get("/users/me", headers=account.headers)
+        directory.sign_in(account)
+    assert aws_calls.operations.count("GetParameter") == 1
+
+
+def test_login_reads_at_most_two_items(
+    client: TestClient, directory: Directory, aws_calls: CallLog
+) -> None:
+    """Login by username = username claim + user: two consistent reads, no Query/Scan."""
+    account = directory.create()
+    client.post("/auth/login", json={"username": "warm-up", "password": PASSWORD})
+    aws_calls.clear()
+    response = client.post(
+        "/token",
+        data={"username": account.username, "password": PASSWORD + directory.code(account)},
+    )
+    assert response.status_code == 200
+    reads = [op for op in aws_calls.operations if op in {"GetItem", "Query", "Scan"}]
+    assert reads == ["GetItem", "GetItem"]
+    # Writes its controls need: the TOTP step claim, then the session + refresh token.
+    writes = [op for op in aws_calls.operations if op not in {"GetItem", "GetParameter"}]
+    assert writes == ["UpdateItem", "TransactWriteItems"]
+
+
+def test_no_scan_anywhere_in_a_full_flow(
+    client: TestClient, directory: Directory, aws_calls: CallLog
+) -> None:
+    admin = directory.admin()
+    created = client.post(
+        "/users",
+        headers=admin.headers,
+        json={"username": "carol", "email": "carol@example.com", "password": PASSWORD},
+    )
+    client.get(f"/users/{created.json()['id']}", headers=admin.headers)
+    client.patch("/users/me", headers=admin.headers, json={"email": "boss@example.com"})
+    client.post("/auth/refresh", json={"refresh_token": admin.tokens["refresh_token"]})
+    client.post("/auth/logout-all", headers=admin.headers)
+    assert aws_calls.operations
+    assert "Scan" not in aws_calls.operations

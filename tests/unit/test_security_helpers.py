@@ -1,0 +1,163 @@
+"""Unit tests of the security helpers: hashing, TOTP, tokens, random codes."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import bcrypt
+import jwt
+import pyotp
+import pytest
+
+from authapi.core.errors import NotAuthenticated
+from authapi.security import codes, passwords, totp
+from authapi.security.tokens import TokenIssuer, TokenKind
+from tests.support import Clock
+
+KEY = "k" * 48
+ISSUER = TokenIssuer(key=KEY, issuer="authapi", audience="authapi")
+
+
+class TestPasswords:
+    def test_owasp_argon2id_parameters(self) -> None:
+        """OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1."""
+        hashed = passwords.hash_password("a long enough password")
+        assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+        assert passwords.verify_password("a long enough password", hashed) == (True, None)
+        assert passwords.verify_password("another password", hashed) == (False, None)
+
+    def test_legacy_bcrypt_is_accepted_and_upgraded(self) -> None:
+        legacy = bcrypt.hashpw(b"tutorial password", bcrypt.gensalt(4)).decode()
+        matches, upgraded = passwords.verify_password("tutorial password", legacy)
+        assert matches
+        assert upgraded is not None
+        assert upgraded.startswith("$argon2id$")
+        assert passwords.verify_password("tutorial password", upgraded) == (True, None)
+
+    def test_bcrypt_over_72_bytes_verifies_what_was_hashed_and_never_raises(self) -> None:
+        long_password = "ü" * 50  # 100 bytes in UTF-8
+        legacy = bcrypt.hashpw(long_password.encode()[:72], bcrypt.gensalt(4)).decode()
+        matches, upgraded = passwords.verify_password(long_password, legacy)
+        assert matches
+        # The upgrade hashes the whole password, not bcrypt's truncated view of it.
+        assert upgraded is not None
+        assert passwords.verify_password(long_password, upgraded) == (True, None)
+        assert passwords.verify_password("x" * 200, legacy) == (False, None)
+
+    def test_unrecognised_hash_is_a_mismatch(self) -> None:
+        assert passwords.verify_password("anything", "not-a-hash") == (False, None)
+
+
+class TestTotp:
+    def test_secret_has_160_bits_from_the_csprng(self) -> None:
+        secrets = {totp.new_secret() for _ in range(50)}
+        assert len(secrets) == 50
+        for secret in secrets:
+            assert len(base64.b32decode(secret)) == 20
+
+    def test_matching_step_accepts_one_step_of_drift(self) -> None:
+        secret = totp.new_secret()
+        now = Clock().now()
+        step = totp.time_step(now)
+        generator = pyotp.TOTP(secret)
+        assert totp.matching_step(secret, generator.at(now), now) == step
+        assert totp.matching_step(secret, generator.at(now - 30), now) == step - 1
+        assert totp.matching_step(secret, generator.at(now + 30), now) == step + 1
+        assert totp.matching_step(secret, generator.at(now + 60), now) is None
+
+    @pytest.mark.parametrize("code", ["", "12345", "1234567", "abcdef", "١٢٣٤٥٦", " 12345"])
+    def test_malformed_codes_never_match(self, code: str) -> None:
+        assert totp.matching_step(totp.new_secret(), code, 0.0) is None
+
+
+class TestTokens:
+    def test_round_trip_has_the_required_claims(self, clock: Clock) -> None:
+        token = ISSUER.issue(TokenKind.ACCESS, "user-1", 60, {"ver": 0})
+        claims = ISSUER.decode(TokenKind.ACCESS, token)
+        assert claims["sub"] == "user-1"
+        assert {"iss", "aud", "sub", "iat", "exp", "jti"} <= set(claims)
+        assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
+
+    def test_kinds_are_mutually_exclusive(self, clock: Clock) -> None:
+        """RFC 8725 §3.11: an mfa_token is never an access token and vice versa."""
+        access = ISSUER.issue(TokenKind.ACCESS, "u", 60, {})
+        mfa = ISSUER.issue(TokenKind.MFA, "u", 60, {})
+        with pytest.raises(NotAuthenticated):
+            ISSUER.decode(TokenKind.MFA, access)
+        with pytest.raises(NotAuthenticated):
+            ISSUER.decode(TokenKind.ACCESS, mfa)
+
+    def test_same_audience_but_wrong_typ_is_refused(self, clock: Clock) -> None:
+        payload = {
+            "iss": "authapi",
+            "aud": "authapi",
+            "sub": "u",
+            "iat": int(clock.now()),
+            "exp": int(clock.now()) + 60,
+            "jti": "j",
+        }
+        forged = jwt.encode(payload, KEY, algorithm="HS256", headers={"typ": "JWT"})
+        with pytest.raises(NotAuthenticated):
+            ISSUER.decode(TokenKind.ACCESS, forged)
+
+    def test_alg_none_is_refused(self, clock: Clock) -> None:
+        token = ISSUER.issue(TokenKind.ACCESS, "u", 60, {})
+        header, payload, _ = token.split(".")
+        none_header = (
+            base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "at+jwt"}).encode())
+            .rstrip(b"=")
+            .decode()
+        )
+        for forged in (f"{none_header}.{payload}.", f"{header}.{payload}."):
+            with pytest.raises(NotAuthenticated):
+                ISSUER.decode(TokenKind.ACCESS, forged)
+
+    def test_tampered_payload_is_refused(self, clock: Clock) -> None:
+        token = ISSUER.issue(TokenKind.ACCESS, "u", 60, {})
+        header, payload, signature = token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+        claims["sub"] = "admin"
+        evil = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+        with pytest.raises(NotAuthenticated):
+            ISSUER.decode(TokenKind.ACCESS, f"{header}.{evil}.{signature}")
+
+    @pytest.mark.parametrize(
+        "other",
+        [
+            TokenIssuer(key="another key " * 4, issuer="authapi", audience="authapi"),
+            TokenIssuer(key=KEY, issuer="someone-else", audience="authapi"),
+            TokenIssuer(key=KEY, issuer="authapi", audience="another-service"),
+        ],
+    )
+    def test_wrong_key_issuer_or_audience_is_refused(
+        self, clock: Clock, other: TokenIssuer
+    ) -> None:
+        with pytest.raises(NotAuthenticated):
+            ISSUER.decode(TokenKind.ACCESS, other.issue(TokenKind.ACCESS, "u", 60, {}))
+
+    def test_expired_token_is_refused(self, clock: Clock) -> None:
+        token = ISSUER.issue(TokenKind.ACCESS, "u", 60, {})
+        clock.advance(61)
+        with pytest.raises(NotAuthenticated):
+            ISSUER.decode(TokenKind.ACCESS, token)
+
+
+class TestCodes:
+    def test_recovery_codes_have_at_least_112_bits_and_are_distinct(self) -> None:
+        """ASVS 2.6.2: recovery codes have >= 112 bits, so a fast hash is enough."""
+        batch = codes.new_recovery_codes()
+        assert len(batch) == 10
+        assert len(set(batch)) == 10
+        for code in batch:
+            compact = code.replace("-", "")
+            assert len(base64.b32decode(compact.upper())) * 8 >= 112
+
+    def test_recovery_code_digest_ignores_case_spaces_and_hyphens(self) -> None:
+        code = codes.new_recovery_codes()[0]
+        assert codes.recovery_code_digest(code.upper().replace("-", " ")) == codes.digest(code)
+        assert codes.recovery_code_digest("too-short") is None
+
+    def test_refresh_tokens_carry_256_bits(self) -> None:
+        token = codes.new_refresh_token()
+        assert len(base64.urlsafe_b64decode(token + "=")) == 32
