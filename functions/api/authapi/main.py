@@ -6,11 +6,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
-from authapi import http_errors
+from authapi import docs, http_errors
 from authapi.auth.routes import router as auth_router
 from authapi.core import db
 from authapi.core.body_limit import BodySizeLimit
 from authapi.core.config import Settings, get_settings
+from authapi.core.headers import SecurityHeaders
 from authapi.users.routes import router as users_router
 
 DESCRIPTION = """
@@ -24,8 +25,15 @@ immediately followed by the current 6-digit code from your authenticator app.
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db.bind(settings)
-    app = FastAPI(title="AuthAPI", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="AuthAPI",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url=None,  # replaced by self-hosted assets in `docs.install`
+        redoc_url=None,
+    )
     http_errors.install(app)
+    docs.install(app)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
@@ -41,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeaders, cacheable_prefixes=(docs.ASSETS_PATH,))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
 

@@ -1,0 +1,47 @@
+"""API docs work offline: every asset comes from the app itself, never a CDN."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from authapi.main import create_app
+
+
+@pytest.fixture
+def plain_client() -> TestClient:
+    return TestClient(create_app())
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_reference_only_local_assets(plain_client: TestClient, page: str) -> None:
+    response = plain_client.get(page)
+    assert response.status_code == 200
+    assert "text/html" in response.headers["content-type"]
+    urls = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", response.text)
+    assert urls
+    for url in urls:
+        assert not re.match(r"(https?:)?//", url), url
+        assert plain_client.get(url).status_code == 200, url
+
+
+def test_openapi_declares_the_password_flow_and_error_bodies(plain_client: TestClient) -> None:
+    spec = plain_client.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "token"
+    login_responses = spec["paths"]["/auth/login"]["post"]["responses"]
+    assert login_responses["401"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorOut"
+    }
+
+
+def test_api_responses_are_never_cached(client: TestClient) -> None:
+    """RFC 6749 §5.1 / ASVS 5.0 14.3.2: tokens and user data carry Cache-Control: no-store."""
+    for response in (
+        client.post("/auth/login", json={"username": "nobody", "password": "x"}),
+        client.get("/health"),
+    ):
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
