@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from mangum import Mangum
 from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
