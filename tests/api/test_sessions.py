@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import jwt
 from fastapi.testclient import TestClient
 
+from authapi.users import repository
 from authapi.users.models import USER_SK, UserItem, user_pk
 from tests.support import Directory
 
@@ -135,3 +137,28 @@ def test_logout_requires_an_access_token(client: TestClient, directory: Director
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert _refresh(client, account.tokens["refresh_token"])[0] == 200
+
+
+def test_each_signed_out_session_stays_revoked(client: TestClient, directory: Directory) -> None:
+    """Sign-outs add to the revoked set without overwriting earlier ones, and entries
+    are pruned only after the session's access tokens have expired anyway."""
+    account = directory.user()
+    sessions = [dict(account.tokens)] + [dict(directory.sign_in(account).tokens) for _ in range(2)]
+    for tokens in sessions[:2]:
+        response = client.post(
+            "/auth/logout", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
+        assert response.status_code == 204
+    assert [_me(client, tokens["access_token"]) for tokens in sessions] == [401, 401, 200]
+    # Long after those tokens expired, a new sign-out prunes their entries.
+    directory.clock.advance(int(account.tokens["expires_in"]) + 60)
+    fresh = directory.sign_in(account).tokens
+    client.post("/auth/logout", headers={"Authorization": f"Bearer {fresh['access_token']}"})
+    stored = repository.get_user(account.id)
+    assert stored is not None
+    assert list(stored.revoked_sessions) == [_session_id(fresh["access_token"])]
+    assert _me(client, fresh["access_token"]) == 401
+
+
+def _session_id(access_token: str) -> str:
+    return str(jwt.decode(access_token, options={"verify_signature": False})["sid"])

@@ -8,9 +8,11 @@ requests can never both get the same name (no read-then-write).
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -193,19 +195,26 @@ def update_profile(user: User, changes: ProfileChanges) -> User:
     return _to_domain(fresh)
 
 
-def set_password_hash(user: User, new_hash: str) -> None:
-    """Store a rehashed password (e.g. bcrypt -> argon2id), unless it changed meanwhile."""
-    target = UserItem(user_pk(user.id), USER_SK)
+def _update_user(user_id: str, actions: list[Action], condition: Condition) -> bool:
+    """One conditional update of the user item; False when the condition did not hold."""
     with storage_errors():
         try:
-            target.update(
-                actions=[UserItem.password_hash.set(new_hash)],
-                condition=UserItem.password_hash == user.password_hash,
-            )
+            UserItem(user_pk(user_id), USER_SK).update(actions=actions, condition=condition)
         except UpdateError as exc:
-            if not is_condition_failure(exc):
-                raise
-            # Someone changed the password meanwhile; their hash wins.
+            if is_condition_failure(exc):
+                return False
+            raise
+    return True
+
+
+def set_password_hash(user: User, new_hash: str) -> None:
+    """Store a rehashed password (e.g. bcrypt -> argon2id), unless it changed meanwhile
+    (then the other writer's hash wins)."""
+    _update_user(
+        user.id,
+        [UserItem.password_hash.set(new_hash)],
+        UserItem.password_hash == user.password_hash,
+    )
 
 
 def claim_totp_step(user: User, step: int) -> None:
@@ -215,36 +224,23 @@ def claim_totp_step(user: User, step: int) -> None:
     container (RFC 6238 §5.2, ASVS 2.8.4): of two requests with the same code, exactly
     one wins the condition; the other is a failed login.
     """
-    target = UserItem(user_pk(user.id), USER_SK)
-    with storage_errors():
-        try:
-            target.update(
-                actions=[UserItem.totp_last_step.set(step)],
-                condition=(
-                    UserItem.totp_last_step.does_not_exist() | (UserItem.totp_last_step < step)
-                )
-                & UserItem.totp_secret.exists(),
-            )
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                raise InvalidCredentials() from exc
-            raise
+    if not _update_user(
+        user.id,
+        [UserItem.totp_last_step.set(step)],
+        (UserItem.totp_last_step.does_not_exist() | (UserItem.totp_last_step < step))
+        & UserItem.totp_secret.exists(),
+    ):
+        raise InvalidCredentials()
 
 
 def start_totp_enrollment(user: User, secret: str) -> None:
     """Store a secret awaiting confirmation. Only for users without TOTP yet."""
-    target = UserItem(user_pk(user.id), USER_SK)
-    with storage_errors():
-        try:
-            target.update(
-                actions=[UserItem.pending_totp_secret.set(secret)],
-                condition=UserItem.totp_secret.does_not_exist()
-                & (UserItem.token_version == user.token_version),
-            )
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                raise InvalidCredentials() from exc
-            raise
+    if not _update_user(
+        user.id,
+        [UserItem.pending_totp_secret.set(secret)],
+        UserItem.totp_secret.does_not_exist() & (UserItem.token_version == user.token_version),
+    ):
+        raise InvalidCredentials()
 
 
 def confirm_totp_enrollment(
@@ -256,60 +252,63 @@ def confirm_totp_enrollment(
     /auth/mfa/setup that replaced it makes this confirmation fail rather than
     enable a secret the user never saw.
     """
-    target = UserItem(user_pk(user.id), USER_SK)
-    with storage_errors():
-        try:
-            target.update(
-                actions=[
-                    UserItem.totp_secret.set(secret),
-                    UserItem.pending_totp_secret.remove(),
-                    UserItem.totp_last_step.set(step),
-                    UserItem.recovery_code_hashes.set(set(recovery_code_hashes)),
-                    UserItem.updated_at.set(clock.utcnow()),
-                ],
-                condition=UserItem.totp_secret.does_not_exist()
-                & (UserItem.pending_totp_secret == secret),
-            )
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                raise InvalidCredentials() from exc
-            raise
+    if not _update_user(
+        user.id,
+        [
+            UserItem.totp_secret.set(secret),
+            UserItem.pending_totp_secret.remove(),
+            UserItem.totp_last_step.set(step),
+            UserItem.recovery_code_hashes.set(set(recovery_code_hashes)),
+            UserItem.updated_at.set(clock.utcnow()),
+        ],
+        UserItem.totp_secret.does_not_exist() & (UserItem.pending_totp_secret == secret),
+    ):
+        raise InvalidCredentials()
 
 
 def use_recovery_code(user: User, code_hash: str) -> None:
     """Remove one recovery code; the condition makes each code usable exactly once."""
-    target = UserItem(user_pk(user.id), USER_SK)
-    with storage_errors():
-        try:
-            target.update(
-                actions=[UserItem.recovery_code_hashes.delete({code_hash})],
-                condition=UserItem.recovery_code_hashes.contains(code_hash),
-            )
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                raise InvalidCredentials() from exc
-            raise
+    if not _update_user(
+        user.id,
+        [UserItem.recovery_code_hashes.delete({code_hash})],
+        UserItem.recovery_code_hashes.contains(code_hash),
+    ):
+        raise InvalidCredentials()
 
 
 def revoke_session(user: User, session_id: str, access_expiry: int) -> None:
-    """Stop access tokens of one session, pruning entries whose tokens expired anyway."""
+    """Stop the access tokens of one session at once.
+
+    Each session is its own key in the map, so concurrent sign-outs never overwrite
+    each other; entries whose access tokens have expired anyway are pruned.
+    """
     now = int(clock.now())
-    target = UserItem(user_pk(user.id), USER_SK)
-    kept = {sid: exp for sid, exp in user.revoked_sessions.items() if exp > now}
-    kept[session_id] = access_expiry
-    with storage_errors():
-        target.update(actions=[UserItem.revoked_sessions.set(kept)])
+    expired = [sid for sid, exp in user.revoked_sessions.items() if exp <= now]
+    revoked = UserItem.revoked_sessions
+
+    def entry(sid: str) -> Path:
+        return cast(Path, revoked[sid])  # a document path into the map
+
+    if _update_user(
+        user.id,
+        [
+            entry(session_id).set(access_expiry),
+            *[entry(sid).remove() for sid in expired if sid != session_id],
+        ],
+        revoked.exists(),
+    ):
+        return
+    # First sign-out of this user: create the map, unless a concurrent one just did.
+    if not _update_user(
+        user.id, [revoked.set({session_id: access_expiry})], revoked.does_not_exist()
+    ):
+        _update_user(user.id, [entry(session_id).set(access_expiry)], revoked.exists())
 
 
 def bump_token_version(user_id: str) -> None:
     """Invalidate every access and refresh token of the user at once."""
-    target = UserItem(user_pk(user_id), USER_SK)
-    with storage_errors():
-        try:
-            target.update(
-                actions=[UserItem.token_version.add(1), UserItem.updated_at.set(clock.utcnow())],
-                condition=UserItem.pk.exists(),
-            )
-        except UpdateError as exc:
-            if not is_condition_failure(exc):
-                raise
+    _update_user(
+        user_id,
+        [UserItem.token_version.add(1), UserItem.updated_at.set(clock.utcnow())],
+        UserItem.pk.exists(),  # a deleted user has no tokens left to revoke
+    )
