@@ -289,3 +289,22 @@ class TestTwoStepLogin:
         )
         assert late.status_code == 401
         assert late.json()["code"] == "NOT_AUTHENTICATED"
+
+
+def test_legacy_bcrypt_hash_is_upgraded_to_argon2id_at_login(
+    client: TestClient, directory: Directory
+) -> None:
+    """A bcrypt hash (e.g. imported from the tutorial) works once more, then is argon2id."""
+    import bcrypt
+
+    from authapi.users.models import USER_SK, UserItem, user_pk
+
+    account = directory.create()
+    legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    UserItem(user_pk(account.id), USER_SK).update(actions=[UserItem.password_hash.set(legacy)])
+    status, _ = _token(client, account.username, PASSWORD + directory.code(account))
+    assert status == 200
+    stored = repository.get_user(account.id)
+    assert stored is not None
+    assert stored.password_hash.startswith("$argon2id$")
+    directory.sign_in(account)
