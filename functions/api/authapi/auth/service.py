@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from authapi.auth import repository as sessions
 from authapi.core import clock
@@ -208,10 +208,12 @@ class AuthService:
         now = int(clock.now())
         if stored is None or stored.expires_at <= now:
             raise NotAuthenticated()
-        if stored.used:
-            self._end_reused_session(user_id, stored.session_id)
         user = users.get_user(user_id)
-        if user is None or user.disabled or user.token_version != stored.token_version:
+        if user is None:
+            raise NotAuthenticated()
+        if stored.used:
+            self._end_stolen_session(user, stored.session_id)
+        if user.disabled or user.token_version != stored.token_version:
             raise NotAuthenticated()
         new_refresh_token = self._new_refresh_token(user.id)
         try:
@@ -224,7 +226,7 @@ class AuthService:
                 user.token_version,
             )
         except sessions.RefreshTokenReused:
-            self._end_reused_session(user_id, stored.session_id)
+            self._end_stolen_session(user, stored.session_id)
         except sessions.SessionGone as exc:
             raise NotAuthenticated() from exc
         return TokenPair(
@@ -234,15 +236,14 @@ class AuthService:
             refresh_expires_in=stored.expires_at - now,
         )
 
-    def _end_reused_session(self, user_id: str, session_id: str) -> None:
-        sessions.delete_session(user_id, session_id)
-        user = users.get_user(user_id)
-        if user is not None:
-            self._revoke_access(user, session_id)
-        security_event("refresh_token_reuse", user_id=user_id, session_id=session_id)
+    def _end_stolen_session(self, user: User, session_id: str) -> NoReturn:
+        self._end_session(user, session_id)
+        security_event("refresh_token_reuse", user_id=user.id, session_id=session_id)
         raise NotAuthenticated()
 
-    def _revoke_access(self, user: User, session_id: str) -> None:
+    def _end_session(self, user: User, session_id: str) -> None:
+        """End one session: its refresh-token chain and, at once, its access tokens."""
+        sessions.delete_session(user.id, session_id)
         access_expiry = int(clock.now()) + self._settings.access_token_ttl_seconds
         users.revoke_session(user, session_id, access_expiry)
 
@@ -264,20 +265,14 @@ class AuthService:
         return AuthenticatedRequest(user=user, claims=claims)
 
     def logout(self, request: AuthenticatedRequest, refresh_token: str | None) -> None:
-        """End this session: its refresh token chain and its access tokens."""
-        session_id = str(request.claims.get("sid", ""))
-        if refresh_token:
-            user_id, _, _ = refresh_token.partition(".")
-            stored = (
-                sessions.get_refresh_token(user_id, codes.digest(refresh_token))
-                if user_id == request.user.id
-                else None
-            )
-            if stored is not None and stored.session_id != session_id:
-                sessions.delete_session(request.user.id, stored.session_id)
-        if session_id:
-            sessions.delete_session(request.user.id, session_id)
-            self._revoke_access(request.user, session_id)
+        """End the session of the access token and, if given, of the refresh token."""
+        ended = {str(request.claims["sid"])} if request.claims.get("sid") else set()
+        if refresh_token and refresh_token.partition(".")[0] == request.user.id:
+            stored = sessions.get_refresh_token(request.user.id, codes.digest(refresh_token))
+            if stored is not None:
+                ended.add(stored.session_id)
+        for session_id in sorted(ended):
+            self._end_session(request.user, session_id)
 
     def logout_all(self, request: AuthenticatedRequest) -> None:
         users.bump_token_version(request.user.id)
