@@ -225,3 +225,22 @@ class TestProfile:
         me = client.get("/users/me", headers=user.headers).json()
         assert me["role"] == "user"
         assert me["full_name"] is None
+
+
+def test_changing_username_and_a_taken_email_together_changes_nothing(
+    client: TestClient, directory: Directory
+) -> None:
+    """Both claims move in one transaction: a clash on the second leaves the first alone."""
+    user = directory.user()
+    other = directory.user()
+    response = client.patch(
+        "/users/me",
+        headers=user.headers,
+        json={"username": "fresh-name", "email": f"{other.username}@example.com"},
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "EMAIL_TAKEN"
+    assert repository.get_user_by_username("fresh-name") is None
+    me = client.get("/users/me", headers=user.headers).json()
+    assert me["username"] == user.username
+    assert me["email"] == f"{user.username}@example.com"

@@ -18,7 +18,13 @@ from pynamodb.transactions import TransactWrite
 
 from authapi.core import clock
 from authapi.core.db import connection, failed_conditions, is_condition_failure, storage_errors
-from authapi.core.errors import Conflict, EmailTaken, InvalidCredentials, UsernameTaken
+from authapi.core.errors import (
+    Conflict,
+    DomainError,
+    EmailTaken,
+    InvalidCredentials,
+    UsernameTaken,
+)
 from authapi.users.domain import NewUser, ProfileChanges, Role, User
 from authapi.users.models import (
     CLAIM_SK,
@@ -139,15 +145,22 @@ def update_profile(user: User, changes: ProfileChanges) -> User:
             if changes.full_name
             else UserItem.full_name.remove()
         )
-    moves: list[tuple[str, str]] = []  # (old claim pk, new claim pk)
+    # Claims to move: (old claim pk, new claim pk, the error when the new one is taken).
+    moves: list[tuple[str, str, type[DomainError]]] = []
     if changes.username is not None and changes.username != user.username:
         actions.append(UserItem.username.set(changes.username))
         condition &= UserItem.username == user.username
-        moves.append((username_claim_pk(user.username), username_claim_pk(changes.username)))
+        moves.append(
+            (
+                username_claim_pk(user.username),
+                username_claim_pk(changes.username),
+                UsernameTaken,
+            )
+        )
     if changes.email is not None and changes.email.lower() != user.email.lower():
         actions.append(UserItem.email.set(changes.email))
         condition &= UserItem.email == user.email
-        moves.append((email_claim_pk(user.email), email_claim_pk(changes.email)))
+        moves.append((email_claim_pk(user.email), email_claim_pk(changes.email), EmailTaken))
     elif changes.email is not None and changes.email != user.email:
         # Same address in a different case: the claim (lower-case) stays where it is.
         actions.append(UserItem.email.set(changes.email))
@@ -165,11 +178,11 @@ def update_profile(user: User, changes: ProfileChanges) -> User:
             return _to_domain(target)
         try:
             with TransactWrite(connection=connection()) as transaction:
-                for old_pk, _ in moves:
+                for old_pk, _, _ in moves:
                     transaction.delete(
                         ClaimItem(old_pk, CLAIM_SK), condition=ClaimItem.user_id == user.id
                     )
-                for _, new_pk in moves:
+                for _, new_pk, _ in moves:
                     transaction.save(
                         ClaimItem(new_pk, CLAIM_SK, user_id=user.id),
                         condition=ClaimItem.pk.does_not_exist(),
@@ -177,15 +190,10 @@ def update_profile(user: User, changes: ProfileChanges) -> User:
                 transaction.update(target, actions=actions, condition=condition)
         except TransactWriteError as exc:
             failed = failed_conditions(exc)
-            moved_username = changes.username is not None and changes.username != user.username
-            # Order sent: the deletes, then the new claims (username first), then the user.
-            puts_start = len(moves)
-            username_put = puts_start if moved_username else -1
-            email_put = puts_start + (1 if moved_username else 0)
-            if username_put >= 0 and failed[username_put]:
-                raise UsernameTaken() from exc
-            if len(moves) > (1 if moved_username else 0) and failed[email_put]:
-                raise EmailTaken() from exc
+            # Order sent: the deletes, then the new claims (in `moves` order), then the user.
+            for index, (_, _, taken_error) in enumerate(moves, start=len(moves)):
+                if index < len(failed) and failed[index]:
+                    raise taken_error() from exc
             if any(failed):
                 raise Conflict() from exc
             raise
