@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
@@ -33,7 +34,9 @@ router = APIRouter(tags=["auth"])
 def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], service: AuthServiceDep
 ) -> TokensOut:
-    return TokensOut.of(service.login_with_password_and_code(form.username, form.password))
+    return TokensOut.model_validate(
+        service.login_with_password_and_code(form.username, form.password)
+    )
 
 
 @router.post(
@@ -43,7 +46,7 @@ def token(
     summary="Step one: username and password, answered with an mfa_token",
 )
 def login(body: LoginRequest, service: AuthServiceDep) -> MfaChallengeOut:
-    return MfaChallengeOut.of(service.login(body.username, body.password))
+    return MfaChallengeOut.model_validate(service.login(body.username, body.password))
 
 
 @router.post(
@@ -53,7 +56,7 @@ def login(body: LoginRequest, service: AuthServiceDep) -> MfaChallengeOut:
     summary="Step two: a TOTP code or an unused recovery code",
 )
 def verify_mfa(body: MfaCodeRequest, service: AuthServiceDep) -> TokensOut:
-    return TokensOut.of(service.verify_mfa(body.mfa_token, body.code))
+    return TokensOut.model_validate(service.verify_mfa(body.mfa_token, body.code))
 
 
 @router.post(
@@ -63,7 +66,7 @@ def verify_mfa(body: MfaCodeRequest, service: AuthServiceDep) -> TokensOut:
     summary="First login: get a TOTP secret, its otpauth:// URI and a QR code (SVG)",
 )
 def start_mfa_setup(body: MfaTokenRequest, service: AuthServiceDep) -> TotpEnrollmentOut:
-    return TotpEnrollmentOut.of(service.start_enrollment(body.mfa_token))
+    return TotpEnrollmentOut.model_validate(service.start_enrollment(body.mfa_token))
 
 
 @router.post(
@@ -74,7 +77,7 @@ def start_mfa_setup(body: MfaTokenRequest, service: AuthServiceDep) -> TotpEnrol
 )
 def confirm_mfa_setup(body: MfaCodeRequest, service: AuthServiceDep) -> EnrolledTokensOut:
     pair, recovery_codes = service.confirm_enrollment(body.mfa_token, body.code)
-    return EnrolledTokensOut(**TokensOut.of(pair).model_dump(), recovery_codes=recovery_codes)
+    return EnrolledTokensOut.model_validate({**asdict(pair), "recovery_codes": recovery_codes})
 
 
 @router.post(
@@ -84,7 +87,7 @@ def confirm_mfa_setup(body: MfaCodeRequest, service: AuthServiceDep) -> Enrolled
     summary="Exchange a refresh token for new tokens (the old one stops working)",
 )
 def refresh(body: RefreshRequest, service: AuthServiceDep) -> TokensOut:
-    return TokensOut.of(service.refresh(body.refresh_token))
+    return TokensOut.model_validate(service.refresh(body.refresh_token))
 
 
 @router.post(

@@ -6,8 +6,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from authapi.auth.service import MfaChallenge, TokenPair, TotpEnrollment
-
 # Generous bounds: big enough for any real value, small enough that nobody makes the
 # service hash or decode megabytes.
 TokenString = Annotated[str, Field(min_length=1, max_length=4096)]
@@ -40,33 +38,24 @@ class LogoutRequest(Body):
     refresh_token: TokenString | None = None
 
 
-class MfaChallengeOut(BaseModel):
+class Out(BaseModel):
+    """Response bodies, built from the services' dataclasses by attribute."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class MfaChallengeOut(Out):
     mfa_token: str
     mfa: Literal["totp", "setup"]
     expires_in: int
 
-    @classmethod
-    def of(cls, challenge: MfaChallenge) -> MfaChallengeOut:
-        return cls(
-            mfa_token=challenge.mfa_token, mfa=challenge.mfa, expires_in=challenge.expires_in
-        )
 
-
-class TokensOut(BaseModel):
+class TokensOut(Out):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
     expires_in: int
     refresh_token: str
     refresh_expires_in: int
-
-    @classmethod
-    def of(cls, pair: TokenPair) -> TokensOut:
-        return cls(
-            access_token=pair.access_token,
-            expires_in=pair.expires_in,
-            refresh_token=pair.refresh_token,
-            refresh_expires_in=pair.refresh_expires_in,
-        )
 
 
 class EnrolledTokensOut(TokensOut):
@@ -75,15 +64,7 @@ class EnrolledTokensOut(TokensOut):
     )
 
 
-class TotpEnrollmentOut(BaseModel):
+class TotpEnrollmentOut(Out):
     secret: str
     otpauth_uri: str
     qr_svg: str
-
-    @classmethod
-    def of(cls, enrollment: TotpEnrollment) -> TotpEnrollmentOut:
-        return cls(
-            secret=enrollment.secret,
-            otpauth_uri=enrollment.otpauth_uri,
-            qr_svg=enrollment.qr_svg,
-        )

@@ -16,13 +16,13 @@ router = APIRouter(tags=["users"])
 
 @router.get("/users/me", response_model=UserOut, responses=error_responses(401, 503))
 def read_me(user: CurrentUser) -> UserOut:
-    return UserOut.of(user)
+    return UserOut.model_validate(user)
 
 
 @router.patch("/users/me", response_model=UserOut, responses=error_responses(401, 409, 422, 503))
 @router.put("/users/me", response_model=UserOut, responses=error_responses(401, 409, 422, 503))
 def update_me(body: ProfileUpdate, user: CurrentUser) -> UserOut:
-    return UserOut.of(
+    return UserOut.model_validate(
         service.update_profile(
             user, username=body.username, email=body.email, full_name=body.full_name
         )
@@ -48,7 +48,7 @@ def create_user(
         role=body.role,
     )
     response.headers["Location"] = str(request.url_for("read_user", user_id=user.id).path)
-    return UserOut.of(user)
+    return UserOut.model_validate(user)
 
 
 @router.get(
@@ -60,4 +60,4 @@ def create_user(
 def read_user(
     user_id: Annotated[str, Path(min_length=1, max_length=64)], _: CurrentAdmin
 ) -> UserOut:
-    return UserOut.of(service.get_user(user_id))
+    return UserOut.model_validate(service.get_user(user_id))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from authapi.users.domain import Role, User
+from authapi.users.domain import Role
 
 Username = Annotated[str, Field(min_length=3, max_length=32, examples=["alice"])]
 Email = Annotated[str, Field(min_length=3, max_length=254, examples=["alice@example.com"])]
@@ -23,6 +23,8 @@ class StrictBody(BaseModel):
 class UserOut(BaseModel):
     """A user as clients see it: never a hash, a TOTP secret or a recovery code."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     username: str
     email: str
@@ -32,20 +34,6 @@ class UserOut(BaseModel):
     mfa_enabled: bool
     created_at: datetime | None
     updated_at: datetime | None
-
-    @classmethod
-    def of(cls, user: User) -> UserOut:
-        return cls(
-            id=user.id,
-            username=user.username,
-            email=user.email,
-            full_name=user.full_name,
-            role=user.role,
-            disabled=user.disabled,
-            mfa_enabled=user.mfa_enabled,
-            created_at=user.created_at,
-            updated_at=user.updated_at,
-        )
 
 
 class UserCreate(StrictBody):
