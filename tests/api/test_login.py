@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +17,14 @@ INVALID = {"detail": "Invalid credentials.", "code": "INVALID_CREDENTIALS"}
 def _token(client: TestClient, username: str, password: str) -> tuple[int, dict[str, object]]:
     response = client.post("/token", data={"username": username, "password": password})
     return response.status_code, response.json()
+
+
+def _challenge(client: TestClient, username: str) -> dict[str, Any]:
+    """Step one of the two-step login with the right password."""
+    response = client.post("/auth/login", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def _enroll(client: TestClient, directory: Directory, username: str) -> Account:
@@ -83,9 +93,7 @@ class TestPasswordGrant:
         code = directory.code(account)
         assert _token(client, account.username, PASSWORD + code)[0] == 200
         assert _token(client, account.username, PASSWORD + code) == (401, INVALID)
-        challenge = client.post(
-            "/auth/login", json={"username": account.username, "password": PASSWORD}
-        ).json()
+        challenge = _challenge(client, account.username)
         replay = client.post(
             "/auth/mfa/verify", json={"mfa_token": challenge["mfa_token"], "code": code}
         )
@@ -188,9 +196,7 @@ class TestTwoStepLogin:
     ) -> None:
         """RFC 4226 §4: at least 128 (we use 160) bits of secret; standard app parameters."""
         account = directory.create(enrolled=False)
-        challenge = client.post(
-            "/auth/login", json={"username": account.username, "password": PASSWORD}
-        ).json()
+        challenge = _challenge(client, account.username)
         setup = client.post("/auth/mfa/setup", json={"mfa_token": challenge["mfa_token"]}).json()
         assert set(setup) == {"secret", "otpauth_uri", "qr_svg"}
         assert len(setup["secret"]) * 5 >= 160
@@ -206,9 +212,7 @@ class TestTwoStepLogin:
         self, client: TestClient, directory: Directory
     ) -> None:
         account = directory.create(enrolled=False)
-        challenge = client.post(
-            "/auth/login", json={"username": account.username, "password": PASSWORD}
-        ).json()
+        challenge = _challenge(client, account.username)
         client.post("/auth/mfa/setup", json={"mfa_token": challenge["mfa_token"]})
         confirm = client.post(
             "/auth/mfa/setup/confirm",
@@ -224,9 +228,7 @@ class TestTwoStepLogin:
     ) -> None:
         """A stolen password alone must not be enough to replace the user's authenticator."""
         account = directory.create()
-        challenge = client.post(
-            "/auth/login", json={"username": account.username, "password": PASSWORD}
-        ).json()
+        challenge = _challenge(client, account.username)
         assert challenge["mfa"] == "totp"
         setup = client.post("/auth/mfa/setup", json={"mfa_token": challenge["mfa_token"]})
         assert setup.status_code == 401
@@ -242,9 +244,7 @@ class TestTwoStepLogin:
         code = account.recovery_codes[0]
 
         def verify(recovery_code: str) -> int:
-            challenge = client.post(
-                "/auth/login", json={"username": account.username, "password": PASSWORD}
-            ).json()
+            challenge = _challenge(client, account.username)
             return client.post(
                 "/auth/mfa/verify",
                 json={"mfa_token": challenge["mfa_token"], "code": recovery_code},
@@ -258,9 +258,7 @@ class TestTwoStepLogin:
         self, client: TestClient, directory: Directory
     ) -> None:
         account = directory.create()
-        challenge = client.post(
-            "/auth/login", json={"username": account.username, "password": PASSWORD}
-        ).json()
+        challenge = _challenge(client, account.username)
         as_access = client.get(
             "/users/me", headers={"Authorization": f"Bearer {challenge['mfa_token']}"}
         )
@@ -278,9 +276,7 @@ class TestTwoStepLogin:
         self, client: TestClient, directory: Directory
     ) -> None:
         account = directory.create()
-        challenge = client.post(
-            "/auth/login", json={"username": account.username, "password": PASSWORD}
-        ).json()
+        challenge = _challenge(client, account.username)
         assert 0 < challenge["expires_in"] <= 300
         directory.clock.advance(301)
         late = client.post(
