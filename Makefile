@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: run test lint typecheck validate unit requirements build clean
+.PHONY: run test lint typecheck validate unit requirements build clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ validate: $(SAM_STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+## bench: login timing (unknown user vs wrong password vs success); writes BENCHMARKS.md
+bench: $(STAMP)
+	$(BIN)/python -m bench.login_timing
 
 requirements: $(STAMP)
 	$(BIN)/python -m infra.requirements

@@ -1,0 +1,1 @@
+"""Benchmarks that back security claims with measured numbers (see BENCHMARKS.md)."""
