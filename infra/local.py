@@ -41,7 +41,7 @@ def _point_at_local_aws(endpoint: str) -> None:
             "AWS_DEFAULT_REGION": LOCAL_REGION,
             "AWS_ENDPOINT_URL": endpoint,
             "TABLE_NAME": LOCAL_TABLE,
-            "JWT_SIGNING_KEY_PARAMETER": f"/authapi/{LOCAL_STAGE}/jwt-signing-key",
+            "SSM_PARAMETER_PREFIX": f"/authapi/{LOCAL_STAGE}",
         }
     )
 

@@ -10,6 +10,7 @@ import pyotp
 from fastapi.testclient import TestClient
 
 from authapi.core.config import Settings
+from authapi.deps import get_seed_keys
 from authapi.security import codes, totp
 from authapi.users import service
 from authapi.users.domain import Role
@@ -71,8 +72,11 @@ class Directory:
             email=f"{name}@example.com",
             password=PASSWORD,
             role=role,
-            totp_secret=secret,
-            recovery_codes=recovery if enrolled else None,
+            enrollment=(
+                service.Enrollment(secret, recovery, get_seed_keys(self.settings))
+                if secret
+                else None
+            ),
         )
         return Account(user.id, user.username, PASSWORD, secret, recovery if enrolled else [])
 

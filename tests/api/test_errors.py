@@ -104,14 +104,14 @@ def test_missing_signing_key_is_503_and_recovers(
 ) -> None:
     """SSM trouble is a 503, not a 500, and nothing is cached until SSM answers."""
     ssm = boto3.client("ssm")
-    key = ssm.get_parameter(Name=settings.jwt_signing_key_parameter, WithDecryption=True)
-    ssm.delete_parameter(Name=settings.jwt_signing_key_parameter)
+    key = ssm.get_parameter(Name=settings.signing_keys_parameter, WithDecryption=True)
+    ssm.delete_parameter(Name=settings.signing_keys_parameter)
     account = directory.create()
     login = client.post("/auth/login", json={"username": account.username, "password": PASSWORD})
     assert login.status_code == 503
     assert login.json()["code"] == "SERVICE_UNAVAILABLE"
     ssm.put_parameter(
-        Name=settings.jwt_signing_key_parameter,
+        Name=settings.signing_keys_parameter,
         Value=key["Parameter"]["Value"],
         Type="SecureString",
     )

@@ -228,13 +228,16 @@ class TestTwoStepLogin:
     ) -> None:
         """A stolen password alone must not be enough to replace the user's authenticator."""
         account = directory.create()
+        before = repository.get_user(account.id)
         challenge = _challenge(client, account.username)
         assert challenge["mfa"] == "totp"
         setup = client.post("/auth/mfa/setup", json={"mfa_token": challenge["mfa_token"]})
         assert setup.status_code == 401
         stored = repository.get_user(account.id)
         assert stored is not None
-        assert stored.totp_secret == account.totp_secret
+        assert before is not None
+        assert stored.totp_secret == before.totp_secret
+        assert stored.pending_totp_secret is None
 
     def test_asvs_2_6_recovery_code_works_once(
         self, client: TestClient, directory: Directory

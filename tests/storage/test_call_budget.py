@@ -8,6 +8,7 @@ import pytest
 from botocore.client import BaseClient
 from fastapi.testclient import TestClient
 
+from authapi.core.config import Settings
 from tests.support import PASSWORD, Directory
 
 
@@ -47,13 +48,19 @@ def test_get_me_is_one_consistent_read(
 
 
 def test_ssm_is_read_once_per_container(
-    client: TestClient, directory: Directory, aws_calls: CallLog
+    client: TestClient, directory: Directory, aws_calls: CallLog, settings: Settings
 ) -> None:
     account = directory.user()
     for _ in range(3):
         client.get("/users/me", headers=account.headers)
         directory.sign_in(account)
-    assert aws_calls.operations.count("GetParameter") == 1
+    ssm_calls = [params for op, params in aws_calls.calls if op.startswith("GetParameter")]
+    # One call, at the first request, fetching every key set the service needs.
+    assert len(ssm_calls) == 1
+    assert set(ssm_calls[0]["Names"]) == {
+        settings.signing_keys_parameter,
+        settings.totp_keys_parameter,
+    }
 
 
 def test_login_reads_at_most_two_items(
@@ -71,7 +78,7 @@ def test_login_reads_at_most_two_items(
     reads = [op for op in aws_calls.operations if op in {"GetItem", "Query", "Scan"}]
     assert reads == ["GetItem", "GetItem"]
     # Writes its controls need: the TOTP step claim, then the session + refresh token.
-    writes = [op for op in aws_calls.operations if op not in {"GetItem", "GetParameter"}]
+    writes = [op for op in aws_calls.operations if op not in {"GetItem", "GetParameters"}]
     assert writes == ["UpdateItem", "TransactWriteItems"]
 
 
@@ -90,3 +97,22 @@ def test_no_scan_anywhere_in_a_full_flow(
     client.post("/auth/logout-all", headers=admin.headers)
     assert aws_calls.operations
     assert "Scan" not in aws_calls.operations
+
+
+@pytest.mark.parametrize("username", ["nobody-here", "Not A Valid Name!"])
+def test_unknown_username_costs_the_same_reads_as_a_known_one(
+    client: TestClient, directory: Directory, aws_calls: CallLog, username: str
+) -> None:
+    """ASVS 5.0 6.3.8: the database round trips of a login do not reveal whether the
+    account exists (the password hash cost is equalised separately, see BENCHMARKS.md)."""
+    account = directory.create()
+    client.post("/auth/login", json={"username": "warm-up", "password": PASSWORD})
+
+    def reads_for(name: str, password: str) -> list[str]:
+        aws_calls.clear()
+        response = client.post("/auth/login", json={"username": name, "password": password})
+        assert response.status_code == 401
+        return aws_calls.operations
+
+    assert reads_for(username, PASSWORD) == reads_for(account.username, "wrong password!!")
+    assert reads_for(username, PASSWORD) == ["GetItem", "GetItem"]

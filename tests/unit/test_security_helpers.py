@@ -11,12 +11,13 @@ import pyotp
 import pytest
 
 from authapi.core.errors import NotAuthenticated
-from authapi.security import codes, passwords, totp
+from authapi.security import codes, passwords, seeds, totp
+from authapi.security.keys import add_key, seed_keys, signing_keys
 from authapi.security.tokens import TokenIssuer, TokenKind
 from tests.support import Clock
 
-KEY = "k" * 48
-ISSUER = TokenIssuer(key=KEY, issuer="authapi", audience="authapi")
+KEYS = signing_keys(add_key(None))
+ISSUER = TokenIssuer(keys=KEYS, issuer="authapi", audience="authapi")
 
 
 class TestPasswords:
@@ -97,9 +98,51 @@ class TestTokens:
             "exp": int(clock.now()) + 60,
             "jti": "j",
         }
-        forged = jwt.encode(payload, KEY, algorithm="HS256", headers={"typ": "JWT"})
+        forged = jwt.encode(
+            payload, KEYS.private_key, algorithm="EdDSA", headers={"typ": "JWT", "kid": KEYS.kid}
+        )
         with pytest.raises(NotAuthenticated):
             ISSUER.decode(TokenKind.ACCESS, forged)
+
+    def test_rfc_8725_hs256_signed_with_the_public_key_is_refused(self, clock: Clock) -> None:
+        """Algorithm confusion: the published public key used as an HMAC secret."""
+        token = ISSUER.issue(TokenKind.ACCESS, "u", 60, {})
+        claims = jwt.decode(token, options={"verify_signature": False})
+        public_raw = KEYS.public_keys[KEYS.kid].public_bytes_raw()
+        forged = jwt.encode(
+            {**claims, "sub": "admin"},
+            public_raw,
+            algorithm="HS256",
+            headers={"typ": "at+jwt", "kid": KEYS.kid},
+        )
+        with pytest.raises(NotAuthenticated):
+            ISSUER.decode(TokenKind.ACCESS, forged)
+
+    def test_unknown_kid_and_foreign_key_are_refused(self, clock: Clock) -> None:
+        foreign = signing_keys(add_key(None))
+        claims = jwt.decode(
+            ISSUER.issue(TokenKind.ACCESS, "u", 60, {}), options={"verify_signature": False}
+        )
+        for kid in ("not-ours", KEYS.kid):
+            forged = jwt.encode(
+                claims,
+                foreign.private_key,
+                algorithm="EdDSA",
+                headers={"typ": "at+jwt", "kid": kid},
+            )
+            with pytest.raises(NotAuthenticated):
+                ISSUER.decode(TokenKind.ACCESS, forged)
+
+    def test_rotation_new_key_signs_old_key_still_verifies(self, clock: Clock) -> None:
+        raw = add_key(None)
+        before = TokenIssuer(keys=signing_keys(raw), issuer="authapi", audience="authapi")
+        after = TokenIssuer(keys=signing_keys(add_key(raw)), issuer="authapi", audience="authapi")
+        old_token = before.issue(TokenKind.ACCESS, "u", 60, {})
+        new_token = after.issue(TokenKind.ACCESS, "u", 60, {})
+        assert jwt.get_unverified_header(new_token)["kid"] != before.keys.kid
+        assert after.decode(TokenKind.ACCESS, old_token)["sub"] == "u"
+        with pytest.raises(NotAuthenticated):
+            before.decode(TokenKind.ACCESS, new_token)
 
     def test_alg_none_is_refused(self, clock: Clock) -> None:
         token = ISSUER.issue(TokenKind.ACCESS, "u", 60, {})
@@ -125,9 +168,9 @@ class TestTokens:
     @pytest.mark.parametrize(
         "other",
         [
-            TokenIssuer(key="another key " * 4, issuer="authapi", audience="authapi"),
-            TokenIssuer(key=KEY, issuer="someone-else", audience="authapi"),
-            TokenIssuer(key=KEY, issuer="authapi", audience="another-service"),
+            TokenIssuer(keys=signing_keys(add_key(None)), issuer="authapi", audience="authapi"),
+            TokenIssuer(keys=KEYS, issuer="someone-else", audience="authapi"),
+            TokenIssuer(keys=KEYS, issuer="authapi", audience="another-service"),
         ],
     )
     def test_wrong_key_issuer_or_audience_is_refused(
@@ -141,6 +184,48 @@ class TestTokens:
         clock.advance(61)
         with pytest.raises(NotAuthenticated):
             ISSUER.decode(TokenKind.ACCESS, token)
+
+
+class TestSeedEncryption:
+    """ASVS 2.8.2 / 5.0 13.3.1: TOTP seeds are encrypted at rest (AES-256-GCM)."""
+
+    def test_round_trip_and_no_plaintext(self) -> None:
+        keys = seed_keys(add_key(None))
+        secret = totp.new_secret()
+        sealed = seeds.encrypt(keys, secret, "user-1")
+        assert secret not in sealed
+        assert sealed.split(".")[1] == keys.kid
+        assert seeds.decrypt(keys, sealed, "user-1") == secret
+
+    def test_ciphertext_is_bound_to_its_user(self) -> None:
+        keys = seed_keys(add_key(None))
+        sealed = seeds.encrypt(keys, totp.new_secret(), "user-1")
+        with pytest.raises(seeds.SeedUndecryptable):
+            seeds.decrypt(keys, sealed, "user-2")
+
+    def test_tampering_and_unknown_keys_are_detected(self) -> None:
+        keys = seed_keys(add_key(None))
+        sealed = seeds.encrypt(keys, totp.new_secret(), "u")
+        version, kid, nonce, body = sealed.split(".")
+        flipped = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1]
+        for bad in (
+            f"{version}.{kid}.{nonce}.{flipped}",
+            f"{version}.unknown.{nonce}.{body}",
+            "garbage",
+        ):
+            with pytest.raises(seeds.SeedUndecryptable):
+                seeds.decrypt(keys, bad, "u")
+        with pytest.raises(seeds.SeedUndecryptable):
+            seeds.decrypt(seed_keys(add_key(None)), sealed, "u")
+
+    def test_rotation_keeps_old_seeds_readable(self) -> None:
+        raw = add_key(None)
+        old = seeds.encrypt(seed_keys(raw), "SECRET", "u")
+        rotated = seed_keys(add_key(raw))
+        assert seeds.decrypt(rotated, old, "u") == "SECRET"
+        assert (
+            seeds.encrypt(rotated, "SECRET", "u").split(".")[1] == rotated.kid != old.split(".")[1]
+        )
 
 
 class TestCodes:

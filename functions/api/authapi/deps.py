@@ -11,6 +11,8 @@ from authapi.auth.service import AuthenticatedRequest, AuthService
 from authapi.core.config import Settings, get_settings
 from authapi.core.errors import Forbidden, NotAuthenticated
 from authapi.core.secrets import secret_store
+from authapi.security import keys
+from authapi.security.keys import SeedKeys, SigningKeys
 from authapi.security.tokens import TokenIssuer
 from authapi.users.domain import User
 
@@ -20,10 +22,25 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_auth_service(settings: SettingsDep) -> AuthService:
-    key = secret_store(settings).get(settings.jwt_signing_key_parameter)
-    issuer = TokenIssuer(key=key, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    return AuthService(settings, issuer)
+def get_signing_keys(settings: SettingsDep) -> SigningKeys:
+    return keys.signing_keys(secret_store(settings).get(settings.signing_keys_parameter))
+
+
+SigningKeysDep = Annotated[SigningKeys, Depends(get_signing_keys)]
+
+
+def get_seed_keys(settings: SettingsDep) -> SeedKeys:
+    return keys.seed_keys(secret_store(settings).get(settings.totp_keys_parameter))
+
+
+SeedKeysDep = Annotated[SeedKeys, Depends(get_seed_keys)]
+
+
+def get_auth_service(
+    settings: SettingsDep, signing: SigningKeysDep, seeds: SeedKeysDep
+) -> AuthService:
+    issuer = TokenIssuer(keys=signing, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    return AuthService(settings, issuer, seeds)
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]

@@ -19,7 +19,7 @@ from authapi.auth.schemas import (
     TokensOut,
     TotpEnrollmentOut,
 )
-from authapi.deps import Authenticated, AuthServiceDep
+from authapi.deps import Authenticated, AuthServiceDep, SigningKeysDep
 from authapi.http_errors import error_responses
 
 router = APIRouter(tags=["auth"])
@@ -112,3 +112,14 @@ def logout(
 )
 def logout_all(request: Authenticated, service: AuthServiceDep) -> None:
     service.logout_all(request)
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    responses=error_responses(503),
+    summary="Public keys that verify access tokens (RFC 7517), newest last",
+)
+def jwks(keys: SigningKeysDep, response: Response) -> dict[str, list[dict[str, str]]]:
+    # Public data that verifiers fetch often; short caching keeps rotation quick.
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return keys.jwks()

@@ -16,12 +16,14 @@ from authapi.core import clock
 from authapi.core.config import Settings
 from authapi.core.errors import InvalidCredentials, MfaSetupRequired, NotAuthenticated
 from authapi.core.events import security_event
-from authapi.security import codes, passwords, totp
+from authapi.security import codes, passwords, seeds, totp
+from authapi.security.keys import SeedKeys
 from authapi.security.tokens import TokenIssuer, TokenKind
 from authapi.users import repository as users
-from authapi.users.domain import USERNAME_PATTERN, User
+from authapi.users.domain import User
 
 MfaStep = Literal["totp", "setup"]
+_MAX_LOOKUP_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -53,16 +55,27 @@ class AuthenticatedRequest:
 
 
 class AuthService:
-    def __init__(self, settings: Settings, tokens: TokenIssuer) -> None:
+    def __init__(self, settings: Settings, tokens: TokenIssuer, seed_keys: SeedKeys) -> None:
         self._settings = settings
         self._tokens = tokens
+        self._seed_keys = seed_keys
+
+    def _seed(self, user: User, stored: str) -> str:
+        try:
+            return seeds.decrypt(self._seed_keys, stored, user.id)
+        except seeds.SeedUndecryptable as exc:
+            # A key was removed from the set too early, or the item was tampered with.
+            security_event("totp_seed_undecryptable", user_id=user.id)
+            raise InvalidCredentials() from exc
 
     # ---- first factor -------------------------------------------------------------
 
     def _check_password(self, username: str, password: str) -> User:
         """The first factor. Raises InvalidCredentials for every kind of failure."""
         name = username.strip().lower()
-        user = users.get_user_by_username(name) if USERNAME_PATTERN.fullmatch(name) else None
+        # Even a name that cannot exist is looked up, so it costs what an unknown valid
+        # name costs; only absurdly long ones (over DynamoDB's key size) are not.
+        user = users.get_user_by_username(name) if len(name) <= _MAX_LOOKUP_CHARS else None
         if user is None:
             passwords.burn_verification_time(password)
             raise InvalidCredentials()
@@ -111,7 +124,7 @@ class AuthService:
     def _accept_totp(self, user: User, code: str) -> None:
         if user.totp_secret is None:
             raise InvalidCredentials()
-        step = totp.matching_step(user.totp_secret, code, clock.now())
+        step = totp.matching_step(self._seed(user, user.totp_secret), code, clock.now())
         if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
             raise InvalidCredentials()
         # The conditional write decides between concurrent requests with the same code.
@@ -140,7 +153,7 @@ class AuthService:
         if user.mfa_enabled:
             raise NotAuthenticated()
         secret = totp.new_secret()
-        users.start_totp_enrollment(user, secret)
+        users.start_totp_enrollment(user, seeds.encrypt(self._seed_keys, secret, user.id))
         uri = totp.provisioning_uri(secret, user.username, self._settings.totp_issuer)
         return TotpEnrollment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
 
@@ -150,15 +163,15 @@ class AuthService:
         Returns the tokens and the recovery codes, which are shown this once only.
         """
         user = self._user_for_mfa_token(mfa_token, "setup")
-        secret = user.pending_totp_secret
-        if secret is None or user.mfa_enabled:
+        sealed = user.pending_totp_secret
+        if sealed is None or user.mfa_enabled:
             raise InvalidCredentials()
-        step = totp.matching_step(secret, code.strip(), clock.now())
+        step = totp.matching_step(self._seed(user, sealed), code.strip(), clock.now())
         if step is None:
             raise InvalidCredentials()
         recovery_codes = codes.new_recovery_codes()
         users.confirm_totp_enrollment(
-            user, secret, step, [codes.digest(code) for code in recovery_codes]
+            user, sealed, step, [codes.digest(code) for code in recovery_codes]
         )
         security_event("mfa_enrolled", user_id=user.id)
         return self._start_session(user), recovery_codes

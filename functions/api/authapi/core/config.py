@@ -28,8 +28,8 @@ def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
 class Settings:
     table_name: str = "authapi-local"
     aws_region: str = "us-east-1"
-    # SSM SecureString holding the JWT signing key (created by `python -m infra.secrets`).
-    jwt_signing_key_parameter: str = "/authapi/local/jwt-signing-key"
+    # Path of this stage's SSM SecureStrings (created by `python -m infra.secrets`).
+    ssm_parameter_prefix: str = "/authapi/local"
     jwt_issuer: str = "authapi"
     jwt_audience: str = "authapi"
     access_token_ttl_seconds: int = 15 * 60
@@ -41,6 +41,16 @@ class Settings:
     max_body_bytes: int = 16 * 1024
     cors_allow_origins: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def signing_keys_parameter(self) -> str:
+        """Ed25519 JWT signing keys (a JSON key set, newest last)."""
+        return f"{self.ssm_parameter_prefix}/jwt-signing-keys"
+
+    @property
+    def totp_keys_parameter(self) -> str:
+        """AES-256-GCM keys that encrypt TOTP seeds at rest (a JSON key set, newest last)."""
+        return f"{self.ssm_parameter_prefix}/totp-seed-keys"
+
     @classmethod
     def from_env(cls) -> Settings:
         defaults = cls()
@@ -49,9 +59,9 @@ class Settings:
             aws_region=os.environ.get(
                 "AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", defaults.aws_region)
             ),
-            jwt_signing_key_parameter=os.environ.get(
-                "JWT_SIGNING_KEY_PARAMETER", defaults.jwt_signing_key_parameter
-            ),
+            ssm_parameter_prefix=os.environ.get(
+                "SSM_PARAMETER_PREFIX", defaults.ssm_parameter_prefix
+            ).rstrip("/"),
             jwt_issuer=os.environ.get("JWT_ISSUER", defaults.jwt_issuer),
             jwt_audience=os.environ.get("JWT_AUDIENCE", defaults.jwt_audience),
             access_token_ttl_seconds=_env_int(

@@ -16,8 +16,12 @@ from authapi.core.errors import ServiceUnavailable
 
 
 class SecretStore:
-    def __init__(self, region: str) -> None:
-        self._region = region
+    """Fetches every parameter the service needs in one GetParameters call, the first
+    time any of them is asked for, and keeps them for the life of the container."""
+
+    def __init__(self, region: str, names: tuple[str, ...]) -> None:
+        self.region = region
+        self.names = names
         self._values: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -27,17 +31,22 @@ class SecretStore:
             return value
         with self._lock:
             if name not in self._values:
-                self._values[name] = self._fetch(name)
+                self._values.update(self._fetch({*self.names, name}))
+            if name not in self._values:
+                # A missing parameter is an operator error. Nothing is cached for it, so
+                # the service recovers by itself once the parameter exists.
+                raise ServiceUnavailable()
             return self._values[name]
 
-    def _fetch(self, name: str) -> str:
+    def _fetch(self, names: set[str]) -> dict[str, str]:
         try:
-            response = aws.client("ssm", self._region).get_parameter(Name=name, WithDecryption=True)
+            response = aws.client("ssm", self.region).get_parameters(
+                Names=sorted(names), WithDecryption=True
+            )
         except (BotoCoreError, ClientError) as exc:
-            # A missing parameter is an operator error, a throttle is transient; either way
-            # the caller gets a 503 and nothing is cached, so the next request tries again.
+            # Throttled or down: a 503, nothing cached, the next request tries again.
             raise ServiceUnavailable() from exc
-        return str(response["Parameter"]["Value"])
+        return {str(found["Name"]): str(found["Value"]) for found in response["Parameters"]}
 
 
 _store: SecretStore | None = None
@@ -45,8 +54,9 @@ _store: SecretStore | None = None
 
 def secret_store(settings: Settings) -> SecretStore:
     global _store
-    if _store is None or _store._region != settings.aws_region:
-        _store = SecretStore(settings.aws_region)
+    names = (settings.signing_keys_parameter, settings.totp_keys_parameter)
+    if _store is None or (_store.region, _store.names) != (settings.aws_region, names):
+        _store = SecretStore(settings.aws_region, names)
     return _store
 
 

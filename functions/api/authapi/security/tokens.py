@@ -1,8 +1,11 @@
-"""JSON Web Tokens (RFC 7519, RFC 8725 best practices).
+"""JSON Web Tokens (RFC 7519, RFC 8725 best practices), signed with Ed25519.
 
-Each token kind has its own `typ` header *and* its own audience, and decoding checks
-both, so an mfa_token is never accepted where an access token is expected and vice
-versa. The algorithm list is pinned on decode (no `alg: none`, no algorithm confusion).
+Asymmetric signing means other services verify access tokens with the public keys
+at /.well-known/jwks.json and never hold anything that could mint one. Each token
+kind has its own `typ` header *and* its own audience, and decoding checks both, so an
+mfa_token is never accepted where an access token is expected and vice versa. The
+algorithm list is pinned on decode (no `alg: none`, no HS256-with-the-public-key), and
+the `kid` must name a key of ours.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import jwt
 
 from authapi.core import clock
 from authapi.core.errors import NotAuthenticated
+from authapi.security.keys import SigningKeys
 
-ALGORITHM = "HS256"
+ALGORITHM = "EdDSA"
 _REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti"]
 
 
@@ -35,7 +39,7 @@ class TokenKind(Enum):
 
 @dataclass(frozen=True)
 class TokenIssuer:
-    key: str
+    keys: SigningKeys
     issuer: str
     audience: str
 
@@ -50,14 +54,23 @@ class TokenIssuer:
             "exp": issued_at + ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
-        return jwt.encode(payload, self.key, algorithm=ALGORITHM, headers={"typ": kind.typ})
+        return jwt.encode(
+            payload,
+            self.keys.private_key,
+            algorithm=ALGORITHM,
+            headers={"typ": kind.typ, "kid": self.keys.kid},
+        )
 
     def decode(self, kind: TokenKind, token: str) -> dict[str, Any]:
         """Return the verified claims, or raise NotAuthenticated for any defect."""
         try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            public_key = self.keys.public_keys.get(kid) if isinstance(kid, str) else None
+            if public_key is None:
+                raise NotAuthenticated()
             decoded = jwt.api_jwt.decode_complete(
                 token,
-                self.key,
+                public_key,
                 algorithms=[ALGORITHM],
                 audience=kind.audience(self.audience),
                 issuer=self.issuer,

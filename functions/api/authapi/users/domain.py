@@ -46,12 +46,14 @@ class User:
 
 @dataclass(frozen=True)
 class NewUser:
+    id: str
     username: str
     email: str
     password_hash: str
     full_name: str | None = None
     role: Role = Role.USER
-    # Set only when the user is created already enrolled (the seeded first admin).
+    # Set only when the user is created already enrolled (the seeded first admin);
+    # encrypted, like every stored TOTP secret.
     totp_secret: str | None = None
     recovery_code_hashes: tuple[str, ...] = ()
 

@@ -37,9 +37,9 @@ class UserItem(TableItem):
     role = UnicodeAttribute()
     disabled = BooleanAttribute(default=False)
     password_hash = UnicodeAttribute()
-    # Confirmed TOTP secret; null until the user finishes enrollment.
+    # Confirmed TOTP secret, AES-GCM encrypted (security.seeds); null until enrolled.
     totp_secret = UnicodeAttribute(null=True)
-    # Secret handed out by /auth/mfa/setup, waiting for its first code.
+    # Encrypted secret handed out by /auth/mfa/setup, waiting for its first code.
     pending_totp_secret = UnicodeAttribute(null=True)
     # Last TOTP time step accepted: a code is only accepted for a later step (single use).
     totp_last_step = NumberAttribute(null=True)

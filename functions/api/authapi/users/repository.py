@@ -7,7 +7,6 @@ requests can never both get the same name (no read-then-write).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, cast
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -77,20 +76,31 @@ def get_user(user_id: str) -> User | None:
     return None if item is None else _to_domain(item)
 
 
+# Read in place of the user when a username has no claim (no user has this id).
+_NO_USER_ID = "-"
+
+
 def get_user_by_username(username: str) -> User | None:
-    """Two consistent reads: the username claim, then the user it points to."""
+    """Two consistent reads: the username claim, then the user it points to.
+
+    An unknown username costs the same two reads (the second of an item that cannot
+    exist), so the database round trips do not tell an attacker which names exist
+    (OWASP Authentication Cheat Sheet, ASVS 5.0 6.3.8).
+    """
     with storage_errors():
         try:
-            claim = ClaimItem.get(username_claim_pk(username), CLAIM_SK, consistent_read=True)
+            user_id = ClaimItem.get(
+                username_claim_pk(username), CLAIM_SK, consistent_read=True
+            ).user_id
         except DoesNotExist:
-            return None
-        item = _get_item(claim.user_id)
-    return None if item is None else _to_domain(item)
+            user_id = None
+        item = _get_item(user_id or _NO_USER_ID)
+    return None if item is None or user_id is None else _to_domain(item)
 
 
 def create_user(new: NewUser) -> User:
     now = clock.utcnow()
-    user_id = str(uuid.uuid4())
+    user_id = new.id
     item = UserItem(
         user_pk(user_id),
         USER_SK,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+
 from authapi.core.config import Settings
 from authapi.core.errors import UserNotFound
-from authapi.security import codes, passwords
+from authapi.security import codes, passwords, seeds
+from authapi.security.keys import SeedKeys
 from authapi.security.password_policy import check_password
 from authapi.users import repository
 from authapi.users.domain import (
@@ -25,28 +29,46 @@ def create_user(
     password: str,
     full_name: str | None = None,
     role: Role = Role.USER,
-    totp_secret: str | None = None,
-    recovery_codes: list[str] | None = None,
+    enrollment: Enrollment | None = None,
 ) -> User:
     """Create a user. Normally without TOTP: the user enrolls at first login.
 
-    `totp_secret` and `recovery_codes` are for the seed script, which creates the first
-    admin already enrolled so the admin can sign in through /token at once.
+    `enrollment` is for the seed script, which creates the first admin already
+    enrolled so the admin can sign in through /token at once.
     """
     username = normalize_username(username)
     email = normalize_email(email)
     check_password(password, username, settings)
+    # Server-assigned and immutable; known before the write because it is the
+    # associated data of the encrypted TOTP seed.
+    user_id = str(uuid.uuid4())
     return repository.create_user(
         NewUser(
+            id=user_id,
             username=username,
             email=email,
             password_hash=passwords.hash_password(password),
             full_name=full_name or None,
             role=role,
-            totp_secret=totp_secret,
-            recovery_code_hashes=tuple(codes.digest(code) for code in recovery_codes or ()),
+            totp_secret=(
+                None
+                if enrollment is None
+                else seeds.encrypt(enrollment.seed_keys, enrollment.totp_secret, user_id)
+            ),
+            recovery_code_hashes=tuple(
+                codes.digest(code) for code in (enrollment.recovery_codes if enrollment else ())
+            ),
         )
     )
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """A TOTP enrollment made outside the login flow (the seeded first admin)."""
+
+    totp_secret: str
+    recovery_codes: list[str]
+    seed_keys: SeedKeys
 
 
 def get_user(user_id: str) -> User:
