@@ -72,5 +72,5 @@ def test_parallel_creates_of_one_username_give_exactly_one_user(
         results = Counter(pool.map(lambda _: create(), range(PARALLEL)))
     assert results[(201, "")] == 1
     assert results[(409, "USERNAME_TAKEN")] == PARALLEL - 1
-    winner = repository.get_user_by_username("contested")
+    winner = repository.find_for_login("contested")[0]
     assert winner is not None

@@ -31,6 +31,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.EmailTaken: status.HTTP_409_CONFLICT,
     errors.Conflict: status.HTTP_409_CONFLICT,
     errors.PolicyViolation: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    errors.TooManyAttempts: status.HTTP_429_TOO_MANY_REQUESTS,
     errors.ServiceUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
@@ -61,7 +62,7 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
 def _headers_for(exc: errors.DomainError, status_code: int) -> dict[str, str] | None:
     if status_code == status.HTTP_401_UNAUTHORIZED:
         return {"WWW-Authenticate": "Bearer"}
-    if isinstance(exc, errors.ServiceUnavailable):
+    if isinstance(exc, errors.ServiceUnavailable | errors.TooManyAttempts):
         return {"Retry-After": str(exc.retry_after_seconds)}
     return None
 

@@ -8,22 +8,36 @@ attacker which accounts exist or which factor was wrong.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
 from authapi.auth import repository as sessions
 from authapi.core import clock
 from authapi.core.config import Settings
-from authapi.core.errors import InvalidCredentials, MfaSetupRequired, NotAuthenticated
+from authapi.core.errors import (
+    InvalidCredentials,
+    MfaSetupRequired,
+    NotAuthenticated,
+    TooManyAttempts,
+)
 from authapi.core.events import security_event
-from authapi.security import codes, passwords, seeds, totp
+from authapi.security import codes, passwords, seeds, throttle, totp
 from authapi.security.keys import SeedKeys
+from authapi.security.throttle import FailureRecord
 from authapi.security.tokens import TokenIssuer, TokenKind
 from authapi.users import repository as users
 from authapi.users.domain import User
 
 MfaStep = Literal["totp", "setup"]
 _MAX_LOOKUP_CHARS = 256
+
+
+def _enforce_budget(failures: FailureRecord) -> None:
+    retry_after = failures.retry_after(clock.now())
+    if retry_after is not None:
+        raise TooManyAttempts(retry_after)
 
 
 @dataclass(frozen=True)
@@ -71,30 +85,50 @@ class AuthService:
     # ---- first factor -------------------------------------------------------------
 
     def _check_password(self, username: str, password: str) -> User:
-        """The first factor. Raises InvalidCredentials for every kind of failure."""
+        """The first factor. Raises InvalidCredentials for every kind of failure, and
+        TooManyAttempts (before any check) while the name's failure budget is spent."""
         name = username.strip().lower()
-        # Even a name that cannot exist is looked up, so it costs what an unknown valid
-        # name costs; only absurdly long ones (over DynamoDB's key size) are not.
-        user = users.get_user_by_username(name) if len(name) <= _MAX_LOOKUP_CHARS else None
+        if len(name) > _MAX_LOOKUP_CHARS:  # longer than any key DynamoDB accepts
+            passwords.burn_verification_time(password)
+            raise InvalidCredentials()
+        # Even a name that cannot exist is looked up, so it costs what a valid one costs.
+        user, failures = users.find_for_login(name)
+        _enforce_budget(failures)
         if user is None:
             passwords.burn_verification_time(password)
+            users.record_unknown_name_failure(name, failures)
             raise InvalidCredentials()
         matches, replacement_hash = passwords.verify_password(password, user.password_hash)
         # A disabled user is refused only after the hash check, so timing stays the same.
         if not matches or user.disabled:
+            users.record_login_failure(user)
             raise InvalidCredentials()
         if replacement_hash is not None:
             users.set_password_hash(user, replacement_hash)
         return user
+
+    @contextmanager
+    def _second_factor(self, user: User) -> Iterator[None]:
+        """A failed code (TOTP or recovery) spends the same budget as a wrong password."""
+        try:
+            yield
+        except InvalidCredentials:
+            users.record_login_failure(user)
+            raise
 
     def login(self, username: str, password: str) -> MfaChallenge:
         """Step one of the two-step login: the password, answered with an mfa_token."""
         user = self._check_password(username, password)
         step: MfaStep = "totp" if user.mfa_enabled else "setup"
         ttl = self._settings.mfa_token_ttl_seconds
-        mfa_token = self._tokens.issue(
-            TokenKind.MFA, user.id, ttl, {"mfa": step, "ver": user.token_version}
-        )
+        claims = {
+            "mfa": step,
+            "ver": user.token_version,
+            # Failures already spent when the token was issued: the token's own budget
+            # is what the account spends after this.
+            "fails": user.failures.current(clock.now()),
+        }
+        mfa_token = self._tokens.issue(TokenKind.MFA, user.id, ttl, claims)
         return MfaChallenge(mfa_token=mfa_token, mfa=step, expires_in=ttl)
 
     def login_with_password_and_code(self, username: str, password_and_code: str) -> TokenPair:
@@ -104,7 +138,8 @@ class AuthService:
         user = self._check_password(username, password)
         if not user.mfa_enabled:
             raise MfaSetupRequired()
-        self._accept_totp(user, code)
+        with self._second_factor(user):
+            self._accept_totp(user, code)
         return self._start_session(user)
 
     # ---- second factor ----------------------------------------------------------------
@@ -118,6 +153,10 @@ class AuthService:
             or claims.get("mfa") != expected
             or claims.get("ver") != user.token_version
         ):
+            raise NotAuthenticated()
+        _enforce_budget(user.failures)
+        spent_since_issue = user.failures.current(clock.now()) - int(claims.get("fails", 0))
+        if spent_since_issue >= throttle.MFA_TOKEN_FAILURES:
             raise NotAuthenticated()
         return user
 
@@ -134,19 +173,21 @@ class AuthService:
         """Step two: a TOTP code, or one of the user's unused recovery codes."""
         user = self._user_for_mfa_token(mfa_token, "totp")
         compact = code.strip()
-        if compact.isdigit():
-            self._accept_totp(user, compact)
-        else:
-            digest = codes.recovery_code_digest(compact)
-            if digest is None or digest not in user.recovery_code_hashes:
-                raise InvalidCredentials()
-            users.use_recovery_code(user, digest)
-            security_event(
-                "recovery_code_used",
-                user_id=user.id,
-                remaining=len(user.recovery_code_hashes) - 1,
-            )
+        with self._second_factor(user):
+            if compact.isdigit():
+                self._accept_totp(user, compact)
+            else:
+                self._accept_recovery_code(user, compact)
         return self._start_session(user)
+
+    def _accept_recovery_code(self, user: User, code: str) -> None:
+        digest = codes.recovery_code_digest(code)
+        if digest is None or digest not in user.recovery_code_hashes:
+            raise InvalidCredentials()
+        users.use_recovery_code(user, digest)
+        security_event(
+            "recovery_code_used", user_id=user.id, remaining=len(user.recovery_code_hashes) - 1
+        )
 
     def start_enrollment(self, mfa_token: str) -> TotpEnrollment:
         user = self._user_for_mfa_token(mfa_token, "setup")
@@ -168,6 +209,7 @@ class AuthService:
             raise InvalidCredentials()
         step = totp.matching_step(self._seed(user, sealed), code.strip(), clock.now())
         if step is None:
+            users.record_login_failure(user)
             raise InvalidCredentials()
         recovery_codes = codes.new_recovery_codes()
         users.confirm_totp_enrollment(
@@ -193,6 +235,8 @@ class AuthService:
         return f"{user_id}.{codes.new_refresh_token()}"
 
     def _start_session(self, user: User) -> TokenPair:
+        """Both factors passed: refill the failure budget and open a session."""
+        users.reset_login_failures(user)
         now = int(clock.now())
         session_id = uuid.uuid4().hex
         refresh_token = self._new_refresh_token(user.id)

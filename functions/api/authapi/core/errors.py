@@ -66,6 +66,17 @@ class PolicyViolation(DomainError):
     detail = "The request breaks a policy."
 
 
+class TooManyAttempts(DomainError):
+    """The failure budget of the account (or of an unknown name) is spent for now."""
+
+    code = "TOO_MANY_ATTEMPTS"
+    detail = "Too many failed attempts; wait before trying again."
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"Too many failed attempts; try again in {retry_after_seconds} s.")
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ServiceUnavailable(DomainError):
     code = "SERVICE_UNAVAILABLE"
     detail = "A backing service is unavailable; retry shortly."

@@ -10,6 +10,7 @@ from enum import StrEnum
 from email_validator import EmailNotValidError, validate_email
 
 from authapi.core.errors import PolicyViolation
+from authapi.security.throttle import FailureRecord
 
 
 class Role(StrEnum):
@@ -32,6 +33,7 @@ class User:
     recovery_code_hashes: frozenset[str]
     token_version: int
     revoked_sessions: dict[str, int] = field(default_factory=dict)
+    failures: FailureRecord = field(default_factory=FailureRecord)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

@@ -6,6 +6,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
@@ -29,6 +30,13 @@ def email_claim_pk(email: str) -> str:
     return f"EMAIL#{email.lower()}"
 
 
+def login_throttle_pk(username: str) -> str:
+    return f"THROTTLE#{username}"
+
+
+LOGIN_THROTTLE_SK = "LOGIN"
+
+
 class UserItem(TableItem):
     user_id = UnicodeAttribute()
     username = UnicodeAttribute()
@@ -49,8 +57,20 @@ class UserItem(TableItem):
     # Sessions signed out one by one: session id -> epoch after which its access tokens
     # have expired anyway. Read with the user on every request, so checking costs nothing.
     revoked_sessions = MapAttribute[str, int](null=True)  # type: ignore[no-untyped-call]
+    # The login failure budget (security.throttle): consecutive failures and the last one.
+    login_failures = NumberAttribute(null=True)
+    last_login_failure_at = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+
+
+class LoginThrottleItem(TableItem):
+    """The failure budget of a username that has no account, so that unknown names are
+    throttled exactly like known ones (a 429 reveals nothing). Expires through TTL."""
+
+    login_failures = NumberAttribute()
+    last_login_failure_at = NumberAttribute()
+    expires_at = TTLAttribute()
 
 
 class ClaimItem(TableItem):

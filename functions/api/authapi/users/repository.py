@@ -7,6 +7,7 @@ requests can never both get the same name (no read-then-write).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -24,13 +25,17 @@ from authapi.core.errors import (
     InvalidCredentials,
     UsernameTaken,
 )
+from authapi.security.throttle import FORGET_AFTER_SECONDS, FailureRecord
 from authapi.users.domain import NewUser, ProfileChanges, Role, User
 from authapi.users.models import (
     CLAIM_SK,
+    LOGIN_THROTTLE_SK,
     USER_SK,
     ClaimItem,
+    LoginThrottleItem,
     UserItem,
     email_claim_pk,
+    login_throttle_pk,
     user_pk,
     username_claim_pk,
 )
@@ -51,6 +56,7 @@ def _to_domain(item: UserItem) -> User:
         recovery_code_hashes=frozenset(item.recovery_code_hashes or ()),
         token_version=int(item.token_version or 0),
         revoked_sessions=_revoked_sessions(item),
+        failures=FailureRecord(int(item.login_failures or 0), int(item.last_login_failure_at or 0)),
         created_at=item.created_at,
         updated_at=item.updated_at,
     )
@@ -76,26 +82,74 @@ def get_user(user_id: str) -> User | None:
     return None if item is None else _to_domain(item)
 
 
-# Read in place of the user when a username has no claim (no user has this id).
-_NO_USER_ID = "-"
+def find_for_login(username: str) -> tuple[User | None, FailureRecord]:
+    """The account behind a username and its failure budget: two consistent reads.
 
-
-def get_user_by_username(username: str) -> User | None:
-    """Two consistent reads: the username claim, then the user it points to.
-
-    An unknown username costs the same two reads (the second of an item that cannot
-    exist), so the database round trips do not tell an attacker which names exist
-    (OWASP Authentication Cheat Sheet, ASVS 5.0 6.3.8).
+    An unknown username costs the same two reads (the claim, then the name's own
+    failure budget), so neither the answer nor the database round trips tell an
+    attacker which names exist (OWASP Authentication Cheat Sheet, ASVS 5.0 6.3.8).
     """
     with storage_errors():
         try:
-            user_id = ClaimItem.get(
-                username_claim_pk(username), CLAIM_SK, consistent_read=True
-            ).user_id
+            claim = ClaimItem.get(username_claim_pk(username), CLAIM_SK, consistent_read=True)
         except DoesNotExist:
-            user_id = None
-        item = _get_item(user_id or _NO_USER_ID)
-    return None if item is None or user_id is None else _to_domain(item)
+            return None, _name_failures(username)
+        item = _get_item(claim.user_id)
+    if item is None:
+        return None, FailureRecord()
+    user = _to_domain(item)
+    return user, user.failures
+
+
+def _name_failures(username: str) -> FailureRecord:
+    try:
+        item = LoginThrottleItem.get(
+            login_throttle_pk(username), LOGIN_THROTTLE_SK, consistent_read=True
+        )
+    except DoesNotExist:
+        return FailureRecord()
+    return FailureRecord(int(item.login_failures), int(item.last_login_failure_at))
+
+
+def _failure_actions(
+    attribute_count: Any, attribute_last: Any, seen: FailureRecord, now: int
+) -> list[Action]:
+    # ADD keeps concurrent failures from overwriting each other; a count that is
+    # already forgotten (an hour old) starts again from one.
+    count = attribute_count.add(1) if seen.current(now) else attribute_count.set(1)
+    return [count, attribute_last.set(now)]
+
+
+def record_login_failure(user: User) -> None:
+    now = int(clock.now())
+    _update_user(
+        user.id,
+        _failure_actions(
+            UserItem.login_failures, UserItem.last_login_failure_at, user.failures, now
+        ),
+        UserItem.pk.exists(),
+    )
+
+
+def record_unknown_name_failure(username: str, seen: FailureRecord) -> None:
+    now = int(clock.now())
+    item = LoginThrottleItem(login_throttle_pk(username), LOGIN_THROTTLE_SK)
+    actions = _failure_actions(
+        LoginThrottleItem.login_failures, LoginThrottleItem.last_login_failure_at, seen, now
+    )
+    forget_at = datetime.fromtimestamp(now + FORGET_AFTER_SECONDS, tz=UTC)
+    with storage_errors():
+        item.update(actions=[*actions, LoginThrottleItem.expires_at.set(forget_at)])
+
+
+def reset_login_failures(user: User) -> None:
+    """A successful login refills the budget (only written when something was spent)."""
+    if user.failures.count:
+        _update_user(
+            user.id,
+            [UserItem.login_failures.remove(), UserItem.last_login_failure_at.remove()],
+            UserItem.pk.exists(),
+        )
 
 
 def create_user(new: NewUser) -> User:
