@@ -25,6 +25,7 @@ from authapi.core.errors import (
 from authapi.core.events import security_event
 from authapi.security import codes, passwords, seeds, throttle, totp
 from authapi.security.keys import SeedKeys
+from authapi.security.password_policy import check_password
 from authapi.security.throttle import FailureRecord
 from authapi.security.tokens import TokenIssuer, TokenKind
 from authapi.users import repository as users
@@ -330,6 +331,44 @@ class AuthService:
                 ended.add(stored.session_id)
         for session_id in sorted(ended):
             self._end_session(request.user, session_id)
+
+    # ---- credentials of the signed-in user ---------------------------------------------
+
+    def _reauthenticate(self, user: User, password: str) -> None:
+        """Sensitive changes ask for the password again (ASVS 5.0 6.2.3, 7.5.1); wrong
+        answers spend the login failure budget, so a stolen access token cannot be used
+        to guess the password."""
+        _enforce_budget(user.failures)
+        matches, _ = passwords.verify_password(password, user.password_hash)
+        if not matches:
+            users.record_login_failure(user)
+            raise InvalidCredentials()
+
+    def change_password(
+        self, request: AuthenticatedRequest, current_password: str, new_password: str
+    ) -> TokenPair:
+        """ASVS 2.1.5 / 5.0 6.2.2: needs the current password; every other session ends
+        (the token version moves on) and this one continues with fresh tokens."""
+        user = request.user
+        self._reauthenticate(user, current_password)
+        check_password(new_password, user.username, self._settings)
+        updated = users.change_password(user, passwords.hash_password(new_password))
+        security_event("password_changed", user_id=user.id)
+        return self._start_session(updated)
+
+    def regenerate_recovery_codes(
+        self, request: AuthenticatedRequest, password: str, code: str
+    ) -> list[str]:
+        """ASVS 2.6 / 5.0 6.5: a new set of ten, shown once; the old set stops working.
+        Needs the password and a current TOTP code (single use, like at login)."""
+        user = request.user
+        self._reauthenticate(user, password)
+        with self._second_factor(user):
+            self._accept_totp(user, code.strip())
+        recovery_codes = codes.new_recovery_codes()
+        users.replace_recovery_codes(user, [codes.digest(code) for code in recovery_codes])
+        security_event("recovery_codes_regenerated", user_id=user.id)
+        return recovery_codes
 
     def logout_all(self, request: AuthenticatedRequest) -> None:
         users.bump_token_version(request.user.id)

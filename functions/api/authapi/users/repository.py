@@ -377,6 +377,42 @@ def revoke_session(user: User, session_id: str, access_expiry: int) -> None:
         _update_user(user.id, [entry(session_id).set(access_expiry)], revoked.exists())
 
 
+def change_password(user: User, new_hash: str) -> User:
+    """Store the new hash and end every existing session in the same write.
+
+    Conditioned on the hash the caller verified, so two concurrent changes cannot both
+    succeed on the strength of the same old password.
+    """
+    target = UserItem(user_pk(user.id), USER_SK)
+    with storage_errors():
+        try:
+            target.update(
+                actions=[
+                    UserItem.password_hash.set(new_hash),
+                    UserItem.token_version.add(1),
+                    # Every old token is dead by its version now; the list can go.
+                    UserItem.revoked_sessions.remove(),
+                    UserItem.updated_at.set(clock.utcnow()),
+                ],
+                condition=UserItem.password_hash == user.password_hash,
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise Conflict() from exc
+            raise
+    return _to_domain(target)
+
+
+def replace_recovery_codes(user: User, code_hashes: list[str]) -> None:
+    """The new set replaces the old one entirely: old codes stop working at once."""
+    if not _update_user(
+        user.id,
+        [UserItem.recovery_code_hashes.set(set(code_hashes))],
+        UserItem.totp_secret.exists(),
+    ):
+        raise Conflict()
+
+
 def bump_token_version(user_id: str) -> None:
     """Invalidate every access and refresh token of the user at once."""
     _update_user(

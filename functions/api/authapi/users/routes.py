@@ -6,10 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from authapi.deps import CurrentAdmin, CurrentUser, SettingsDep
+from authapi.auth.schemas import TokensOut
+from authapi.deps import Authenticated, AuthServiceDep, CurrentAdmin, CurrentUser, SettingsDep
 from authapi.http_errors import error_responses
 from authapi.users import service
-from authapi.users.schemas import ProfileUpdate, UserCreate, UserOut
+from authapi.users.schemas import (
+    PasswordChange,
+    ProfileUpdate,
+    RecoveryCodesOut,
+    RecoveryCodesRequest,
+    UserCreate,
+    UserOut,
+)
 
 router = APIRouter(tags=["users"])
 
@@ -26,6 +34,33 @@ def update_me(body: ProfileUpdate, user: CurrentUser) -> UserOut:
         service.update_profile(
             user, username=body.username, email=body.email, full_name=body.full_name
         )
+    )
+
+
+@router.post(
+    "/users/me/password",
+    response_model=TokensOut,
+    responses=error_responses(401, 409, 422, 429, 503),
+    summary="Change the password; every other session ends, this one gets fresh tokens",
+)
+def change_password(
+    body: PasswordChange, request: Authenticated, auth: AuthServiceDep
+) -> TokensOut:
+    pair = auth.change_password(request, body.current_password, body.new_password)
+    return TokensOut.model_validate(pair)
+
+
+@router.post(
+    "/users/me/mfa/recovery-codes",
+    response_model=RecoveryCodesOut,
+    responses=error_responses(401, 422, 429, 503),
+    summary="Replace the recovery codes (password and a current TOTP code required)",
+)
+def regenerate_recovery_codes(
+    body: RecoveryCodesRequest, request: Authenticated, auth: AuthServiceDep
+) -> RecoveryCodesOut:
+    return RecoveryCodesOut(
+        recovery_codes=auth.regenerate_recovery_codes(request, body.password, body.code)
     )
 
 

@@ -50,3 +50,17 @@ class ProfileUpdate(StrictBody):
     full_name: FullName | None = None
     email: Email | None = None
     username: Username | None = None
+
+
+class PasswordChange(StrictBody):
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    new_password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class RecoveryCodesRequest(StrictBody):
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    code: Annotated[str, Field(min_length=1, max_length=64, examples=["123456"])]
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(description="Ten single-use codes, shown this once only.")
