@@ -30,6 +30,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.UsernameTaken: status.HTTP_409_CONFLICT,
     errors.EmailTaken: status.HTTP_409_CONFLICT,
     errors.Conflict: status.HTTP_409_CONFLICT,
+    errors.LastAdmin: status.HTTP_409_CONFLICT,
     errors.PolicyViolation: status.HTTP_422_UNPROCESSABLE_CONTENT,
     errors.TooManyAttempts: status.HTTP_429_TOO_MANY_REQUESTS,
     errors.ServiceUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,

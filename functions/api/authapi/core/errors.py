@@ -54,6 +54,11 @@ class EmailTaken(DomainError):
     detail = "That email address is already in use."
 
 
+class LastAdmin(DomainError):
+    code = "LAST_ADMIN"
+    detail = "The change would leave no enabled admin."
+
+
 class Conflict(DomainError):
     code = "CONFLICT"
     detail = "The user was changed by another request; retry."

@@ -45,6 +45,10 @@ class User:
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
+    @property
+    def is_enabled_admin(self) -> bool:
+        return self.is_admin and not self.disabled
+
 
 @dataclass(frozen=True)
 class NewUser:
@@ -61,15 +65,18 @@ class NewUser:
 
 
 @dataclass(frozen=True)
-class ProfileChanges:
-    """Fields to change; None means "leave as it is"."""
+class UserChanges:
+    """Fields to change; None means "leave as it is". Users change the first three of
+    their own; admins may change all but the username of anyone."""
 
     username: str | None = None
     email: str | None = None
     full_name: str | None = None
+    role: Role | None = None
+    disabled: bool | None = None
 
     def is_empty(self) -> bool:
-        return self.username is None and self.email is None and self.full_name is None
+        return all(value is None for value in vars(self).values())
 
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,32}")

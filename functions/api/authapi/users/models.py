@@ -73,6 +73,17 @@ class LoginThrottleItem(TableItem):
     expires_at = TTLAttribute()
 
 
+ENABLED_ADMINS_PK = "COUNTER#ENABLED_ADMINS"
+COUNTER_SK = "COUNTER"
+
+
+class CounterItem(TableItem):
+    """How many enabled admins exist. Every change that adds or removes one updates it
+    in the same transaction, conditioned on staying above zero (LAST_ADMIN)."""
+
+    value = NumberAttribute(default=0)
+
+
 class ClaimItem(TableItem):
     """Owns a username or an email address for one user (uniqueness, case-insensitive)."""
 

@@ -7,6 +7,7 @@ requests can never both get the same name (no read-then-write).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -17,21 +18,31 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from authapi.core import clock
-from authapi.core.db import connection, failed_conditions, is_condition_failure, storage_errors
+from authapi.core.db import (
+    TableItem,
+    connection,
+    failed_conditions,
+    is_condition_failure,
+    storage_errors,
+)
 from authapi.core.errors import (
     Conflict,
     DomainError,
     EmailTaken,
     InvalidCredentials,
+    LastAdmin,
     UsernameTaken,
 )
 from authapi.security.throttle import FORGET_AFTER_SECONDS, FailureRecord
-from authapi.users.domain import NewUser, ProfileChanges, Role, User
+from authapi.users.domain import NewUser, Role, User, UserChanges
 from authapi.users.models import (
     CLAIM_SK,
+    COUNTER_SK,
+    ENABLED_ADMINS_PK,
     LOGIN_THROTTLE_SK,
     USER_SK,
     ClaimItem,
+    CounterItem,
     LoginThrottleItem,
     UserItem,
     email_claim_pk,
@@ -39,6 +50,8 @@ from authapi.users.models import (
     user_pk,
     username_claim_pk,
 )
+
+_MAX_TRANSACTION_ITEMS = 100
 
 
 def _to_domain(item: UserItem) -> User:
@@ -152,13 +165,46 @@ def reset_login_failures(user: User) -> None:
         )
 
 
+def _admin_count_change(transaction: TransactWrite, delta: int) -> None:
+    """Keep the enabled-admin count in step, inside the caller's transaction. Removing
+    one is conditioned on another remaining, so two admins demoting each other at the
+    same moment cannot both succeed (DynamoDB serialises the transactions)."""
+    counter = CounterItem(ENABLED_ADMINS_PK, COUNTER_SK)
+    if delta > 0:
+        transaction.update(counter, actions=[CounterItem.value.add(delta)])
+    elif delta < 0:
+        transaction.update(
+            counter, actions=[CounterItem.value.add(delta)], condition=CounterItem.value > -delta
+        )
+
+
+def _commit(transaction_body: Callable[[TransactWrite], list[type[DomainError]]]) -> None:
+    """Run a transaction; map a failed condition to the error registered for its slot.
+
+    `transaction_body` adds the items and returns, in the order DynamoDB receives them
+    (condition checks, deletes, puts, updates), the error each item's failed condition
+    means; Conflict for any slot without a more specific meaning.
+    """
+    errors: list[type[DomainError]] = []
+    try:
+        with TransactWrite(connection=connection()) as transaction:
+            errors = transaction_body(transaction)
+    except TransactWriteError as exc:
+        failed = failed_conditions(exc)
+        for error, did_fail in zip(errors, failed, strict=False):
+            if did_fail:
+                raise error() from exc
+        if any(failed):
+            raise Conflict() from exc
+        raise
+
+
 def create_user(new: NewUser) -> User:
     now = clock.utcnow()
-    user_id = new.id
     item = UserItem(
-        user_pk(user_id),
+        user_pk(new.id),
         USER_SK,
-        user_id=user_id,
+        user_id=new.id,
         username=new.username,
         email=new.email,
         full_name=new.full_name,
@@ -171,35 +217,31 @@ def create_user(new: NewUser) -> User:
         created_at=now,
         updated_at=now,
     )
-    username_claim = ClaimItem(username_claim_pk(new.username), CLAIM_SK, user_id=user_id)
-    email_claim = ClaimItem(email_claim_pk(new.email), CLAIM_SK, user_id=user_id)
+
+    def body(transaction: TransactWrite) -> list[type[DomainError]]:
+        transaction.save(item, condition=UserItem.pk.does_not_exist())
+        for claim_pk in (username_claim_pk(new.username), email_claim_pk(new.email)):
+            transaction.save(
+                ClaimItem(claim_pk, CLAIM_SK, user_id=new.id),
+                condition=ClaimItem.pk.does_not_exist(),
+            )
+        _admin_count_change(transaction, 1 if new.role is Role.ADMIN else 0)
+        return [Conflict, UsernameTaken, EmailTaken]  # the three puts, in order
+
     with storage_errors():
-        try:
-            with TransactWrite(connection=connection()) as transaction:
-                # Puts reach DynamoDB in this order: user, username claim, email claim.
-                transaction.save(item, condition=UserItem.pk.does_not_exist())
-                transaction.save(username_claim, condition=ClaimItem.pk.does_not_exist())
-                transaction.save(email_claim, condition=ClaimItem.pk.does_not_exist())
-        except TransactWriteError as exc:
-            _raise_claim_clash(failed_conditions(exc), username_index=1, email_index=2)
-            raise
+        _commit(body)
     return _to_domain(item)
 
 
-def _raise_claim_clash(failed: list[bool], username_index: int, email_index: int) -> None:
-    if len(failed) > username_index and failed[username_index]:
-        raise UsernameTaken()
-    if len(failed) > email_index and failed[email_index]:
-        raise EmailTaken()
+def update_user(user: User, changes: UserChanges) -> User:
+    """Change only the given fields, atomically with everything they imply.
 
-
-def update_profile(user: User, changes: ProfileChanges) -> User:
-    """Change only the given fields, moving uniqueness claims in the same transaction.
-
-    The user's update is conditioned on the values it replaces (field level), so a
-    concurrent change to *other* fields still applies, while a concurrent change to
-    the same username or email makes this one fail with CONFLICT instead of silently
-    overwriting it.
+    - Moving a username or email moves its uniqueness claim in the same transaction.
+    - Role and disabled changes adjust the enabled-admin count (LAST_ADMIN) and move the
+      token version on, so the user's existing tokens stop at once.
+    - The user's update is conditioned on the values it replaces (field level): a
+      concurrent change to *other* fields still applies, a concurrent change to the same
+      ones makes this fail with CONFLICT instead of silently overwriting it.
     """
     actions: list[Action] = [UserItem.updated_at.set(clock.utcnow())]
     condition = UserItem.pk.exists()
@@ -215,11 +257,7 @@ def update_profile(user: User, changes: ProfileChanges) -> User:
         actions.append(UserItem.username.set(changes.username))
         condition &= UserItem.username == user.username
         moves.append(
-            (
-                username_claim_pk(user.username),
-                username_claim_pk(changes.username),
-                UsernameTaken,
-            )
+            (username_claim_pk(user.username), username_claim_pk(changes.username), UsernameTaken)
         )
     if changes.email is not None and changes.email.lower() != user.email.lower():
         actions.append(UserItem.email.set(changes.email))
@@ -228,10 +266,34 @@ def update_profile(user: User, changes: ProfileChanges) -> User:
     elif changes.email is not None and changes.email != user.email:
         # Same address in a different case: the claim (lower-case) stays where it is.
         actions.append(UserItem.email.set(changes.email))
+    role = user.role if changes.role is None else changes.role
+    disabled = user.disabled if changes.disabled is None else changes.disabled
+    if (role, disabled) != (user.role, user.disabled):
+        actions += [
+            UserItem.role.set(role.value),
+            UserItem.disabled.set(disabled),
+            UserItem.token_version.add(1),
+        ]
+        condition &= (UserItem.role == user.role.value) & (UserItem.disabled == user.disabled)
+    admin_delta = int(role is Role.ADMIN and not disabled) - int(user.is_enabled_admin)
 
     target = UserItem(user_pk(user.id), USER_SK)
+
+    def body(transaction: TransactWrite) -> list[type[DomainError]]:
+        for old_pk, _, _ in moves:
+            transaction.delete(ClaimItem(old_pk, CLAIM_SK), condition=ClaimItem.user_id == user.id)
+        for _, new_pk, _ in moves:
+            transaction.save(
+                ClaimItem(new_pk, CLAIM_SK, user_id=user.id),
+                condition=ClaimItem.pk.does_not_exist(),
+            )
+        _admin_count_change(transaction, admin_delta)
+        transaction.update(target, actions=actions, condition=condition)
+        updates = [LastAdmin] if admin_delta else []
+        return [Conflict] * len(moves) + [error for _, _, error in moves] + updates
+
     with storage_errors():
-        if not moves:
+        if not moves and not admin_delta:
             try:
                 # update() returns ALL_NEW and loads it into `target`.
                 target.update(actions=actions, condition=condition)
@@ -240,31 +302,75 @@ def update_profile(user: User, changes: ProfileChanges) -> User:
                     raise Conflict() from exc
                 raise
             return _to_domain(target)
-        try:
-            with TransactWrite(connection=connection()) as transaction:
-                for old_pk, _, _ in moves:
-                    transaction.delete(
-                        ClaimItem(old_pk, CLAIM_SK), condition=ClaimItem.user_id == user.id
-                    )
-                for _, new_pk, _ in moves:
-                    transaction.save(
-                        ClaimItem(new_pk, CLAIM_SK, user_id=user.id),
-                        condition=ClaimItem.pk.does_not_exist(),
-                    )
-                transaction.update(target, actions=actions, condition=condition)
-        except TransactWriteError as exc:
-            failed = failed_conditions(exc)
-            # Order sent: the deletes, then the new claims (in `moves` order), then the user.
-            for index, (_, _, taken_error) in enumerate(moves, start=len(moves)):
-                if index < len(failed) and failed[index]:
-                    raise taken_error() from exc
-            if any(failed):
-                raise Conflict() from exc
-            raise
+        _commit(body)
         fresh = _get_item(user.id)
     if fresh is None:
         raise Conflict()
     return _to_domain(fresh)
+
+
+def _owned_items(user_id: str) -> list[TableItem]:
+    """Everything in the user's partition except the user item: sessions and refresh
+    tokens. One Query on one partition (never a Scan)."""
+    with storage_errors():
+        return [
+            TableItem(item.pk, item.sk)
+            for item in TableItem.query(user_pk(user_id), consistent_read=True)
+            if item.sk != USER_SK
+        ]
+
+
+def delete_user(user: User) -> None:
+    """Remove the user, its claims and everything it owns, with nothing orphaned.
+
+    The user, its claims, the admin count and the first owned items go in one
+    transaction (conditioned on the state the caller checked); owned items beyond
+    DynamoDB's 100-item transaction limit are deleted right after. They are worthless
+    by then anyway: a session whose user is gone cannot refresh.
+    """
+    owned = _owned_items(user.id)
+    fits = _MAX_TRANSACTION_ITEMS - 4
+    first, rest = owned[:fits], owned[fits:]
+
+    def body(transaction: TransactWrite) -> list[type[DomainError]]:
+        for item in first:
+            transaction.delete(item)
+        for claim_pk in (username_claim_pk(user.username), email_claim_pk(user.email)):
+            transaction.delete(
+                ClaimItem(claim_pk, CLAIM_SK), condition=ClaimItem.user_id == user.id
+            )
+        transaction.delete(
+            UserItem(user_pk(user.id), USER_SK),
+            condition=(UserItem.role == user.role.value) & (UserItem.disabled == user.disabled),
+        )
+        _admin_count_change(transaction, -1 if user.is_enabled_admin else 0)
+        errors: list[type[DomainError]] = [Conflict] * (len(first) + 3)
+        return [*errors, LastAdmin] if user.is_enabled_admin else errors
+
+    with storage_errors():
+        _commit(body)
+        for item in rest:
+            item.delete()
+
+
+def reset_mfa(user: User) -> None:
+    """Remove TOTP and recovery codes and end every session: the next login goes
+    through setup. Sessions are deleted; the token version makes every token void."""
+    _update_user(
+        user.id,
+        [
+            UserItem.totp_secret.remove(),
+            UserItem.pending_totp_secret.remove(),
+            UserItem.totp_last_step.remove(),
+            UserItem.recovery_code_hashes.remove(),
+            UserItem.token_version.add(1),
+            UserItem.updated_at.set(clock.utcnow()),
+        ],
+        UserItem.pk.exists(),
+    )
+    with storage_errors():
+        for item in _owned_items(user.id):
+            item.delete()
 
 
 def _update_user(user_id: str, actions: list[Action], condition: Condition) -> bool:

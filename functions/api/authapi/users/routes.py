@@ -11,6 +11,7 @@ from authapi.deps import Authenticated, AuthServiceDep, CurrentAdmin, CurrentUse
 from authapi.http_errors import error_responses
 from authapi.users import service
 from authapi.users.schemas import (
+    AdminUserUpdate,
     PasswordChange,
     ProfileUpdate,
     RecoveryCodesOut,
@@ -92,7 +93,48 @@ def create_user(
     responses=error_responses(401, 403, 404, 503),
     summary="Read any user (admin)",
 )
-def read_user(
-    user_id: Annotated[str, Path(min_length=1, max_length=64)], _: CurrentAdmin
-) -> UserOut:
+def read_user(user_id: UserId, _: CurrentAdmin) -> UserOut:
     return UserOut.model_validate(service.get_user(user_id))
+
+
+UserId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserOut,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Change a user (admin): role, disabled, email, full name",
+)
+def update_user(user_id: UserId, body: AdminUserUpdate, _: CurrentAdmin) -> UserOut:
+    return UserOut.model_validate(
+        service.admin_update(
+            user_id,
+            email=body.email,
+            full_name=body.full_name,
+            role=body.role,
+            disabled=body.disabled,
+        )
+    )
+
+
+@router.delete(
+    "/users/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(401, 403, 404, 409, 503),
+    summary="Delete a user with its claims and sessions (admin)",
+)
+def delete_user(user_id: UserId, _: CurrentAdmin) -> None:
+    service.delete_user(user_id)
+
+
+@router.post(
+    "/users/{user_id}/mfa/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(401, 403, 404, 503),
+    summary="Remove a user's TOTP and recovery codes and end their sessions (admin)",
+)
+def reset_mfa(user_id: UserId, _: CurrentAdmin) -> None:
+    service.reset_mfa(user_id)

@@ -52,6 +52,15 @@ class ProfileUpdate(StrictBody):
     username: Username | None = None
 
 
+class AdminUserUpdate(StrictBody):
+    """An admin's change to a user; only the fields sent change."""
+
+    full_name: FullName | None = None
+    email: Email | None = None
+    role: Role | None = None
+    disabled: bool | None = None
+
+
 class PasswordChange(StrictBody):
     current_password: Annotated[str, Field(min_length=1, max_length=1024)]
     new_password: Annotated[str, Field(min_length=1, max_length=1024)]

@@ -7,15 +7,16 @@ from dataclasses import dataclass
 
 from authapi.core.config import Settings
 from authapi.core.errors import UserNotFound
+from authapi.core.events import security_event
 from authapi.security import codes, passwords, seeds
 from authapi.security.keys import SeedKeys
 from authapi.security.password_policy import check_password
 from authapi.users import repository
 from authapi.users.domain import (
     NewUser,
-    ProfileChanges,
     Role,
     User,
+    UserChanges,
     normalize_email,
     normalize_username,
 )
@@ -85,11 +86,58 @@ def update_profile(
     email: str | None = None,
     full_name: str | None = None,
 ) -> User:
-    changes = ProfileChanges(
-        username=None if username is None else normalize_username(username),
-        email=None if email is None else normalize_email(email),
-        full_name=full_name,
+    """The signed-in user's own profile: only these three fields, ever."""
+    return _apply(
+        user,
+        UserChanges(
+            username=None if username is None else normalize_username(username),
+            email=None if email is None else normalize_email(email),
+            full_name=full_name,
+        ),
     )
-    if changes.is_empty():
-        return user
-    return repository.update_profile(user, changes)
+
+
+def admin_update(
+    user_id: str,
+    *,
+    email: str | None = None,
+    full_name: str | None = None,
+    role: Role | None = None,
+    disabled: bool | None = None,
+) -> User:
+    """An admin's change to any user. Role and disabled changes end the user's
+    existing tokens at once; the last enabled admin cannot be demoted or disabled."""
+    user = get_user(user_id)
+    changed = _apply(
+        user,
+        UserChanges(
+            email=None if email is None else normalize_email(email),
+            full_name=full_name,
+            role=role,
+            disabled=disabled,
+        ),
+    )
+    if (changed.role, changed.disabled) != (user.role, user.disabled):
+        security_event(
+            "user_access_changed",
+            user_id=user.id,
+            role=changed.role.value,
+            disabled=changed.disabled,
+        )
+    return changed
+
+
+def _apply(user: User, changes: UserChanges) -> User:
+    return user if changes.is_empty() else repository.update_user(user, changes)
+
+
+def delete_user(user_id: str) -> None:
+    repository.delete_user(get_user(user_id))
+    security_event("user_deleted", user_id=user_id)
+
+
+def reset_mfa(user_id: str) -> None:
+    """Rescue a user who lost their authenticator: TOTP and recovery codes are gone,
+    every session ends, and the next login goes through setup."""
+    repository.reset_mfa(get_user(user_id))
+    security_event("mfa_reset", user_id=user_id)
