@@ -27,13 +27,25 @@ def hash_password(password: str) -> str:
     return str(_context.hash(password))
 
 
+def scheme_of(stored_hash: str) -> str | None:
+    """The scheme of a stored hash ("argon2", "bcrypt"), or None if it is not one we verify."""
+    scheme = _context.identify(stored_hash)
+    if scheme is None:
+        return None
+    try:
+        _context.handler(scheme).from_string(stored_hash)  # well-formed, not just prefixed
+    except ValueError:
+        return None
+    return str(scheme)
+
+
 def verify_password(password: str, stored_hash: str) -> tuple[bool, str | None]:
     """Return (matches, replacement_hash).
 
     `replacement_hash` is set when the stored hash uses outdated parameters or a
     deprecated scheme, so the caller can store the argon2id hash of the same password.
     """
-    scheme = _context.identify(stored_hash)
+    scheme = scheme_of(stored_hash)
     if scheme is None:
         return False, None
     secret: str | bytes = password

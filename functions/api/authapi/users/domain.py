@@ -58,6 +58,7 @@ class NewUser:
     password_hash: str
     full_name: str | None = None
     role: Role = Role.USER
+    disabled: bool = False
     # Set only when the user is created already enrolled (the seeded first admin);
     # encrypted, like every stored TOTP secret.
     totp_secret: str | None = None

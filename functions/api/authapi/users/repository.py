@@ -209,7 +209,7 @@ def create_user(new: NewUser) -> User:
         email=new.email,
         full_name=new.full_name,
         role=new.role.value,
-        disabled=False,
+        disabled=new.disabled,
         password_hash=new.password_hash,
         totp_secret=new.totp_secret,
         recovery_code_hashes=set(new.recovery_code_hashes) or None,
@@ -225,7 +225,7 @@ def create_user(new: NewUser) -> User:
                 ClaimItem(claim_pk, CLAIM_SK, user_id=new.id),
                 condition=ClaimItem.pk.does_not_exist(),
             )
-        _admin_count_change(transaction, 1 if new.role is Role.ADMIN else 0)
+        _admin_count_change(transaction, int(new.role is Role.ADMIN and not new.disabled))
         return [Conflict, UsernameTaken, EmailTaken]  # the three puts, in order
 
     with storage_errors():

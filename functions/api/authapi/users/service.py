@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from authapi.core.config import Settings
-from authapi.core.errors import UserNotFound
+from authapi.core.errors import PolicyViolation, UserNotFound
 from authapi.core.events import security_event
 from authapi.security import codes, passwords, seeds
 from authapi.security.keys import SeedKeys
@@ -70,6 +70,33 @@ class Enrollment:
     totp_secret: str
     recovery_codes: list[str]
     seed_keys: SeedKeys
+
+
+def import_user(
+    *,
+    username: str,
+    email: str,
+    password_hash: str,
+    full_name: str | None,
+    role: Role,
+    disabled: bool,
+) -> User:
+    """Create a user from another system's record (e.g. the tutorial's SQLite database),
+    keeping its password hash: a bcrypt hash still verifies and is replaced by argon2id
+    at the user's first successful login. No TOTP: the user enrolls at first login."""
+    if passwords.scheme_of(password_hash) is None:
+        raise PolicyViolation("hashed_password: not a hash this service can verify.")
+    return repository.create_user(
+        NewUser(
+            id=str(uuid.uuid4()),
+            username=normalize_username(username),
+            email=normalize_email(email),
+            password_hash=password_hash,
+            full_name=full_name or None,
+            role=role,
+            disabled=disabled,
+        )
+    )
 
 
 def get_user(user_id: str) -> User:
