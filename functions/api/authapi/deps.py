@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Annotated
 
 from fastapi import Depends
@@ -34,6 +36,15 @@ def get_seed_keys(settings: SettingsDep) -> SeedKeys:
 
 
 SeedKeysDep = Annotated[SeedKeys, Depends(get_seed_keys)]
+
+
+def get_cursor_key(seeds: SeedKeysDep) -> bytes:
+    """Signs page cursors. Derived from the newest seed key (never used as is), so
+    cursors need no secret of their own; a key rotation only retires old cursors."""
+    return hmac.new(seeds.keys[seeds.kid], b"authapi page cursors v1", hashlib.sha256).digest()
+
+
+CursorKeyDep = Annotated[bytes, Depends(get_cursor_key)]
 
 
 def get_auth_service(

@@ -10,6 +10,11 @@ Key layout (pk / sk):
     USER#<id>        / REFRESH#<digest>    one refresh token, stored hashed
     USERNAME#<name>  / CLAIM               uniqueness claim for a username
     EMAIL#<email>    / CLAIM               uniqueness claim for an email address
+    THROTTLE#<name>  / LOGIN               failure budget of a username with no account
+    COUNTER#ENABLED_ADMINS / COUNTER       how many enabled admins exist (LAST_ADMIN)
+
+The sparse index `by-kind` (gsi1pk / gsi1sk) lists users by creation time
+(gsi1pk "USERS"); only the items meant to be listed carry its attributes.
 
 Everything that belongs to a user lives in the user's partition, so deleting a user
 is a Query on one partition, never a Scan.
@@ -19,10 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from authapi.core.config import Settings, get_settings
@@ -30,6 +37,20 @@ from authapi.core.errors import ServiceUnavailable
 
 TTL_ATTRIBUTE = "expires_at"
 CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+_Item = TypeVar("_Item", bound=Model)
+
+
+class ByKindIndex(GlobalSecondaryIndex[_Item]):  # type: ignore[no-untyped-call]
+    """Items of one kind in a stable order (see the module docstring)."""
+
+    class Meta:
+        index_name = "by-kind"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
 
 
 class TableItem(Model):
@@ -45,6 +66,11 @@ class TableItem(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
+    # Declared here so the one shared connection knows the index; item types that are
+    # listed redeclare them (and the index, to get their own type back from queries).
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_kind = ByKindIndex["TableItem"]()
 
 
 def bind(settings: Settings) -> None:

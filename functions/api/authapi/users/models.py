@@ -12,9 +12,10 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 
-from authapi.core.db import TableItem
+from authapi.core.db import ByKindIndex, TableItem
 
 USER_SK = "USER"
+USERS_KIND = "USERS"
 CLAIM_SK = "CLAIM"
 
 
@@ -37,7 +38,16 @@ def login_throttle_pk(username: str) -> str:
 LOGIN_THROTTLE_SK = "LOGIN"
 
 
+def users_order_key(created_at: str, user_id: str) -> str:
+    return f"{created_at}#{user_id}"
+
+
 class UserItem(TableItem):
+    # Listed through the by-kind index, oldest first (stable: ids break ties).
+    gsi1pk = UnicodeAttribute(default=USERS_KIND)
+    gsi1sk = UnicodeAttribute()
+    by_kind = ByKindIndex["UserItem"]()  # type: ignore[assignment]  # typed queries
+
     user_id = UnicodeAttribute()
     username = UnicodeAttribute()
     email = UnicodeAttribute()

@@ -41,6 +41,7 @@ from authapi.users.models import (
     ENABLED_ADMINS_PK,
     LOGIN_THROTTLE_SK,
     USER_SK,
+    USERS_KIND,
     ClaimItem,
     CounterItem,
     LoginThrottleItem,
@@ -49,6 +50,7 @@ from authapi.users.models import (
     login_throttle_pk,
     user_pk,
     username_claim_pk,
+    users_order_key,
 )
 
 _MAX_TRANSACTION_ITEMS = 100
@@ -112,6 +114,43 @@ def find_for_login(username: str) -> tuple[User | None, FailureRecord]:
         return None, FailureRecord()
     user = _to_domain(item)
     return user, user.failures
+
+
+def list_users(
+    limit: int, after: dict[str, Any] | None, role: Role | None, disabled: bool | None
+) -> tuple[list[User], dict[str, Any] | None]:
+    """One page of users, oldest first, and the position after its last item (None on
+    the last page). A Query on the sparse by-kind index, never a Scan; role and disabled
+    are filters, so the loop reads on until the page is full or the index ends."""
+    condition = None
+    if role is not None:
+        condition = UserItem.role == role.value
+    if disabled is not None:
+        flag = UserItem.disabled == disabled
+        condition = flag if condition is None else condition & flag
+    found: list[UserItem] = []
+    with storage_errors():
+        results = UserItem.by_kind.query(
+            USERS_KIND,
+            filter_condition=condition,
+            last_evaluated_key=after,
+            page_size=limit + 1,
+        )
+        for item in results:
+            found.append(item)
+            if len(found) > limit:
+                break
+    page, more = found[:limit], len(found) > limit
+    position = None
+    if more and page:
+        last = page[-1]
+        position = {
+            "pk": {"S": last.pk},
+            "sk": {"S": last.sk},
+            "gsi1pk": {"S": last.gsi1pk},
+            "gsi1sk": {"S": last.gsi1sk},
+        }
+    return [_to_domain(item) for item in page], position
 
 
 def _name_failures(username: str) -> FailureRecord:
@@ -204,6 +243,7 @@ def create_user(new: NewUser) -> User:
     item = UserItem(
         user_pk(new.id),
         USER_SK,
+        gsi1sk=users_order_key(clock.isoformat(now), new.id),
         user_id=new.id,
         username=new.username,
         email=new.email,

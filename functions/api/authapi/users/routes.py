@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from authapi.auth.schemas import TokensOut
-from authapi.deps import Authenticated, AuthServiceDep, CurrentAdmin, CurrentUser, SettingsDep
+from authapi.deps import (
+    Authenticated,
+    AuthServiceDep,
+    CurrentAdmin,
+    CurrentUser,
+    CursorKeyDep,
+    SettingsDep,
+)
 from authapi.http_errors import error_responses
 from authapi.users import service
+from authapi.users.domain import Role
 from authapi.users.schemas import (
     AdminUserUpdate,
     PasswordChange,
@@ -18,6 +26,7 @@ from authapi.users.schemas import (
     RecoveryCodesRequest,
     UserCreate,
     UserOut,
+    UserPage,
 )
 
 router = APIRouter(tags=["users"])
@@ -85,6 +94,26 @@ def create_user(
     )
     response.headers["Location"] = str(request.url_for("read_user", user_id=user.id).path)
     return UserOut.model_validate(user)
+
+
+@router.get(
+    "/users",
+    response_model=UserPage,
+    responses=error_responses(401, 403, 422, 503),
+    summary="List users (admin), oldest first, filtered by role and disabled",
+)
+def list_users(
+    _: CurrentAdmin,
+    cursor_key: CursorKeyDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    role: Role | None = None,
+    disabled: bool | None = None,
+) -> UserPage:
+    users, next_cursor = service.list_users(
+        limit=limit, cursor=cursor, role=role, disabled=disabled, cursor_key=cursor_key
+    )
+    return UserPage(items=[UserOut.model_validate(user) for user in users], next_cursor=next_cursor)
 
 
 @router.get(

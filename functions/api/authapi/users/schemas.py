@@ -36,6 +36,13 @@ class UserOut(BaseModel):
     updated_at: datetime | None
 
 
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last."
+    )
+
+
 class UserCreate(StrictBody):
     username: Username
     email: Email

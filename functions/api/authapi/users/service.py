@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from authapi.core import cursors
 from authapi.core.config import Settings
 from authapi.core.errors import PolicyViolation, UserNotFound
 from authapi.core.events import security_event
@@ -97,6 +98,23 @@ def import_user(
             disabled=disabled,
         )
     )
+
+
+USERS_CURSOR = "users"
+
+
+def list_users(
+    *,
+    limit: int,
+    cursor: str | None,
+    role: Role | None,
+    disabled: bool | None,
+    cursor_key: bytes,
+) -> tuple[list[User], str | None]:
+    after = None if cursor is None else cursors.decode(cursor, cursor_key, USERS_CURSOR)
+    page, position = repository.list_users(limit, after, role, disabled)
+    next_cursor = None if position is None else cursors.encode(position, cursor_key, USERS_CURSOR)
+    return page, next_cursor
 
 
 def get_user(user_id: str) -> User:
