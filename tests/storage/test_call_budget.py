@@ -77,9 +77,10 @@ def test_login_reads_at_most_two_items(
     assert response.status_code == 200
     reads = [op for op in aws_calls.operations if op in {"GetItem", "Query", "Scan"}]
     assert reads == ["GetItem", "GetItem"]
-    # Writes its controls need: the TOTP step claim, then the session + refresh token.
+    # Writes its controls need: the TOTP step claim (single use), the audit event,
+    # then the session + refresh token in one transaction.
     writes = [op for op in aws_calls.operations if op not in {"GetItem", "GetParameters"}]
-    assert writes == ["UpdateItem", "TransactWriteItems"]
+    assert writes == ["UpdateItem", "PutItem", "TransactWriteItems"]
 
 
 def test_no_scan_anywhere_in_a_full_flow(
@@ -115,5 +116,6 @@ def test_unknown_username_costs_the_same_reads_as_a_known_one(
         return aws_calls.operations
 
     assert reads_for(username, PASSWORD) == reads_for(account.username, "wrong password!!")
-    # The claim, then the user (or the unknown name's budget); then the failure recorded.
-    assert reads_for(username, PASSWORD) == ["GetItem", "GetItem", "UpdateItem"]
+    # The claim, then the user (or the unknown name's budget); then the failure recorded
+    # in the budget and in the audit trail.
+    assert reads_for(username, PASSWORD) == ["GetItem", "GetItem", "UpdateItem", "PutItem"]

@@ -10,6 +10,7 @@ from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
 from authapi.auth.service import AuthenticatedRequest, AuthService
+from authapi.core import request_context
 from authapi.core.config import Settings, get_settings
 from authapi.core.errors import Forbidden, NotAuthenticated
 from authapi.core.secrets import secret_store
@@ -62,7 +63,9 @@ def get_authenticated(
 ) -> AuthenticatedRequest:
     if not token:
         raise NotAuthenticated()
-    return service.authenticate(token)
+    authenticated = service.authenticate(token)
+    request_context.current().actor_id = authenticated.user.id
+    return authenticated
 
 
 Authenticated = Annotated[AuthenticatedRequest, Depends(get_authenticated)]

@@ -7,11 +7,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
 from authapi import docs, http_errors
+from authapi.audit.routes import router as audit_router
 from authapi.auth.routes import router as auth_router
 from authapi.core import db
 from authapi.core.body_limit import BodySizeLimit
 from authapi.core.config import Settings, get_settings
 from authapi.core.headers import SecurityHeaders
+from authapi.core.request_context import RequestContextMiddleware
 from authapi.users.routes import router as users_router
 
 DESCRIPTION = """
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(auth_router)
     app.include_router(users_router)
+    app.include_router(audit_router)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(SecurityHeaders, cacheable_prefixes=(docs.ASSETS_PATH,))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
     return app
 
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
+from authapi.audit.service import record_event
 from authapi.auth import repository as sessions
 from authapi.core import clock
 from authapi.core.config import Settings
@@ -22,7 +23,6 @@ from authapi.core.errors import (
     NotAuthenticated,
     TooManyAttempts,
 )
-from authapi.core.events import security_event
 from authapi.security import codes, passwords, seeds, throttle, totp
 from authapi.security.keys import SeedKeys
 from authapi.security.password_policy import check_password
@@ -80,7 +80,7 @@ class AuthService:
             return seeds.decrypt(self._seed_keys, stored, user.id)
         except seeds.SeedUndecryptable as exc:
             # A key was removed from the set too early, or the item was tampered with.
-            security_event("totp_seed_undecryptable", user_id=user.id)
+            record_event("totp_seed_undecryptable", user_id=user.id)
             raise InvalidCredentials() from exc
 
     # ---- first factor -------------------------------------------------------------
@@ -94,27 +94,35 @@ class AuthService:
             raise InvalidCredentials()
         # Even a name that cannot exist is looked up, so it costs what a valid one costs.
         user, failures = users.find_for_login(name)
-        _enforce_budget(failures)
+        try:
+            _enforce_budget(failures)
+        except TooManyAttempts:
+            record_event("login_throttled", user_id=user.id if user else None)
+            raise
         if user is None:
             passwords.burn_verification_time(password)
             users.record_unknown_name_failure(name, failures)
+            record_event("login_failed", factor="password", reason="unknown_user")
             raise InvalidCredentials()
         matches, replacement_hash = passwords.verify_password(password, user.password_hash)
         # A disabled user is refused only after the hash check, so timing stays the same.
         if not matches or user.disabled:
             users.record_login_failure(user)
+            reason = "wrong_password" if not matches else "disabled"
+            record_event("login_failed", user_id=user.id, factor="password", reason=reason)
             raise InvalidCredentials()
         if replacement_hash is not None:
             users.set_password_hash(user, replacement_hash)
         return user
 
     @contextmanager
-    def _second_factor(self, user: User) -> Iterator[None]:
+    def _second_factor(self, user: User, factor: str) -> Iterator[None]:
         """A failed code (TOTP or recovery) spends the same budget as a wrong password."""
         try:
             yield
         except InvalidCredentials:
             users.record_login_failure(user)
+            record_event("login_failed", user_id=user.id, factor=factor)
             raise
 
     def login(self, username: str, password: str) -> MfaChallenge:
@@ -139,9 +147,9 @@ class AuthService:
         user = self._check_password(username, password)
         if not user.mfa_enabled:
             raise MfaSetupRequired()
-        with self._second_factor(user):
+        with self._second_factor(user, "totp"):
             self._accept_totp(user, code)
-        return self._start_session(user)
+        return self._start_session(user, login_factor="password+totp")
 
     # ---- second factor ----------------------------------------------------------------
 
@@ -174,19 +182,20 @@ class AuthService:
         """Step two: a TOTP code, or one of the user's unused recovery codes."""
         user = self._user_for_mfa_token(mfa_token, "totp")
         compact = code.strip()
-        with self._second_factor(user):
-            if compact.isdigit():
+        factor = "totp" if compact.isdigit() else "recovery_code"
+        with self._second_factor(user, factor):
+            if factor == "totp":
                 self._accept_totp(user, compact)
             else:
                 self._accept_recovery_code(user, compact)
-        return self._start_session(user)
+        return self._start_session(user, login_factor=factor)
 
     def _accept_recovery_code(self, user: User, code: str) -> None:
         digest = codes.recovery_code_digest(code)
         if digest is None or digest not in user.recovery_code_hashes:
             raise InvalidCredentials()
         users.use_recovery_code(user, digest)
-        security_event(
+        record_event(
             "recovery_code_used", user_id=user.id, remaining=len(user.recovery_code_hashes) - 1
         )
 
@@ -211,13 +220,14 @@ class AuthService:
         step = totp.matching_step(self._seed(user, sealed), code.strip(), clock.now())
         if step is None:
             users.record_login_failure(user)
+            record_event("login_failed", user_id=user.id, factor="totp_setup")
             raise InvalidCredentials()
         recovery_codes = codes.new_recovery_codes()
         users.confirm_totp_enrollment(
             user, sealed, step, [codes.digest(code) for code in recovery_codes]
         )
-        security_event("mfa_enrolled", user_id=user.id)
-        return self._start_session(user), recovery_codes
+        record_event("mfa_enrolled", user_id=user.id)
+        return self._start_session(user, login_factor="totp_setup"), recovery_codes
 
     # ---- sessions -------------------------------------------------------------------------
 
@@ -235,9 +245,12 @@ class AuthService:
         # the 256 random bits after it are the secret.
         return f"{user_id}.{codes.new_refresh_token()}"
 
-    def _start_session(self, user: User) -> TokenPair:
-        """Both factors passed: refill the failure budget and open a session."""
+    def _start_session(self, user: User, login_factor: str | None = None) -> TokenPair:
+        """Both factors passed (or the password was just changed): refill the failure
+        budget and open a session."""
         users.reset_login_failures(user)
+        if login_factor is not None:
+            record_event("login_succeeded", user_id=user.id, factor=login_factor)
         now = int(clock.now())
         session_id = uuid.uuid4().hex
         refresh_token = self._new_refresh_token(user.id)
@@ -296,7 +309,7 @@ class AuthService:
 
     def _end_stolen_session(self, user: User, session_id: str) -> NoReturn:
         self._end_session(user, session_id)
-        security_event("refresh_token_reuse", user_id=user.id, session_id=session_id)
+        record_event("refresh_token_reuse", user_id=user.id, session_id=session_id)
         raise NotAuthenticated()
 
     def _end_session(self, user: User, session_id: str) -> None:
@@ -353,7 +366,7 @@ class AuthService:
         self._reauthenticate(user, current_password)
         check_password(new_password, user.username, self._settings)
         updated = users.change_password(user, passwords.hash_password(new_password))
-        security_event("password_changed", user_id=user.id)
+        record_event("password_changed", user_id=user.id)
         return self._start_session(updated)
 
     def regenerate_recovery_codes(
@@ -363,13 +376,13 @@ class AuthService:
         Needs the password and a current TOTP code (single use, like at login)."""
         user = request.user
         self._reauthenticate(user, password)
-        with self._second_factor(user):
+        with self._second_factor(user, "totp"):
             self._accept_totp(user, code.strip())
         recovery_codes = codes.new_recovery_codes()
         users.replace_recovery_codes(user, [codes.digest(code) for code in recovery_codes])
-        security_event("recovery_codes_regenerated", user_id=user.id)
+        record_event("recovery_codes_regenerated", user_id=user.id)
         return recovery_codes
 
     def logout_all(self, request: AuthenticatedRequest) -> None:
         users.bump_token_version(request.user.id)
-        security_event("logout_all", user_id=request.user.id)
+        record_event("logout_all", user_id=request.user.id)

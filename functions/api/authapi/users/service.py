@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from authapi.audit.service import record_event
 from authapi.core import cursors
 from authapi.core.config import Settings
 from authapi.core.errors import PolicyViolation, UserNotFound
-from authapi.core.events import security_event
 from authapi.security import codes, passwords, seeds
 from authapi.security.keys import SeedKeys
 from authapi.security.password_policy import check_password
@@ -44,7 +44,7 @@ def create_user(
     # Server-assigned and immutable; known before the write because it is the
     # associated data of the encrypted TOTP seed.
     user_id = str(uuid.uuid4())
-    return repository.create_user(
+    user = repository.create_user(
         NewUser(
             id=user_id,
             username=username,
@@ -62,6 +62,8 @@ def create_user(
             ),
         )
     )
+    record_event("user_created", user_id=user.id, role=user.role.value)
+    return user
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def import_user(
     at the user's first successful login. No TOTP: the user enrolls at first login."""
     if passwords.scheme_of(password_hash) is None:
         raise PolicyViolation("hashed_password: not a hash this service can verify.")
-    return repository.create_user(
+    user = repository.create_user(
         NewUser(
             id=str(uuid.uuid4()),
             username=normalize_username(username),
@@ -98,6 +100,8 @@ def import_user(
             disabled=disabled,
         )
     )
+    record_event("user_imported", user_id=user.id, role=user.role.value)
+    return user
 
 
 USERS_CURSOR = "users"
@@ -162,13 +166,15 @@ def admin_update(
             disabled=disabled,
         ),
     )
-    if (changed.role, changed.disabled) != (user.role, user.disabled):
-        security_event(
-            "user_access_changed",
-            user_id=user.id,
-            role=changed.role.value,
-            disabled=changed.disabled,
-        )
+    sent = {"email": email, "full_name": full_name, "role": role, "disabled": disabled}
+    record_event(
+        "user_updated",
+        user_id=user.id,
+        # What changed: field names, and the values of role and disabled (no PII).
+        fields=sorted(name for name, value in sent.items() if value is not None),
+        role=changed.role.value,
+        disabled=changed.disabled,
+    )
     return changed
 
 
@@ -178,11 +184,11 @@ def _apply(user: User, changes: UserChanges) -> User:
 
 def delete_user(user_id: str) -> None:
     repository.delete_user(get_user(user_id))
-    security_event("user_deleted", user_id=user_id)
+    record_event("user_deleted", user_id=user_id)
 
 
 def reset_mfa(user_id: str) -> None:
     """Rescue a user who lost their authenticator: TOTP and recovery codes are gone,
     every session ends, and the next login goes through setup."""
     repository.reset_mfa(get_user(user_id))
-    security_event("mfa_reset", user_id=user_id)
+    record_event("mfa_reset", user_id=user_id)

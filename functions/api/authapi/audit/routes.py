@@ -1,0 +1,52 @@
+"""GET /audit-events (admin): newest first, paginated, filterable by user."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from authapi.audit import service
+from authapi.deps import CurrentAdmin, CursorKeyDep
+from authapi.http_errors import error_responses
+
+router = APIRouter(tags=["audit"])
+
+
+class AuditEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    at: str
+    type: str
+    user_id: str | None
+    actor_id: str | None
+    ip: str | None
+    detail: dict[str, Any]
+
+
+class AuditEventPage(BaseModel):
+    items: list[AuditEventOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+@router.get(
+    "/audit-events",
+    response_model=AuditEventPage,
+    responses=error_responses(401, 403, 422, 503),
+    summary="Audit events (admin), newest first",
+)
+def list_audit_events(
+    _: CurrentAdmin,
+    cursor_key: CursorKeyDep,
+    user_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> AuditEventPage:
+    events, next_cursor = service.list_events(
+        user_id=user_id, limit=limit, cursor=cursor, cursor_key=cursor_key
+    )
+    return AuditEventPage(
+        items=[AuditEventOut.model_validate(event) for event in events], next_cursor=next_cursor
+    )
