@@ -106,7 +106,12 @@ class TestTableAgreesWithModels:
         table = _table()
         assert _key_schema(table["KeySchema"]) == {"pk": "HASH", "sk": "RANGE"}
         assert _key_schema(table["KeySchema"]) == _key_schema(schema["key_schema"])
-        assert _definitions(schema["attribute_definitions"]) == {"pk": "S", "sk": "S"}
+        assert _definitions(schema["attribute_definitions"]) == {
+            "pk": "S",
+            "sk": "S",
+            "gsi1pk": "S",
+            "gsi1sk": "S",
+        }
 
     def test_attribute_definitions_are_exactly_the_key_attributes(self) -> None:
         """AttributeDefinitions list each key attribute of the table and of the models'
@@ -175,7 +180,10 @@ class TestTimeToLive:
         client = boto3.client("dynamodb")
         table = client.describe_table(TableName=settings.table_name)["Table"]
         assert _key_schema(table["KeySchema"]) == {"pk": "HASH", "sk": "RANGE"}
-        assert _definitions(table["AttributeDefinitions"]) == {"pk": "S", "sk": "S"}
+        assert _definitions(table["AttributeDefinitions"]) == _definitions(
+            _table()["AttributeDefinitions"]
+        )
+        assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["by-kind"]
         ttl = client.describe_time_to_live(TableName=settings.table_name)
         description = ttl["TimeToLiveDescription"]
         assert description["TimeToLiveStatus"] == "ENABLED"
