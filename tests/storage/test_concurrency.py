@@ -74,3 +74,64 @@ def test_parallel_creates_of_one_username_give_exactly_one_user(
     assert results[(409, "USERNAME_TAKEN")] == PARALLEL - 1
     winner = repository.find_for_login("contested")[0]
     assert winner is not None
+
+
+def test_concurrent_changes_to_different_fields_both_apply(
+    server_client: TestClient, settings: Settings, clock: Clock
+) -> None:
+    """No lost update: field-level writes never overwrite a field nobody meant to touch."""
+    directory = Directory(server_client, settings, clock)
+    admin = directory.admin()
+    user = directory.user()
+    bodies = [{"full_name": "Changed Name"}, {"role": "admin"}, {"email": "moved@example.com"}]
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        answers = list(
+            pool.map(
+                lambda body: server_client.patch(
+                    f"/users/{user.id}", headers=admin.headers, json=body
+                ),
+                bodies,
+            )
+        )
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    stored = repository.get_user(user.id)
+    assert stored is not None
+    assert (stored.full_name, stored.role.value, stored.email) == (
+        "Changed Name",
+        "admin",
+        "moved@example.com",
+    )
+
+
+def test_concurrent_changes_to_one_field_never_orphan_a_claim(
+    server_client: TestClient, settings: Settings, clock: Clock
+) -> None:
+    """Racing email changes: each either applies or gets 409 CONFLICT; exactly one email
+    claim points at the user afterwards, and it is the stored email's."""
+    from authapi.users.models import CLAIM_SK, ClaimItem, email_claim_pk
+
+    directory = Directory(server_client, settings, clock)
+    admin = directory.admin()
+    user = directory.user()
+    emails = [f"race{number}@example.com" for number in range(8)]
+    with ThreadPoolExecutor(max_workers=len(emails)) as pool:
+        answers = list(
+            pool.map(
+                lambda email: server_client.patch(
+                    f"/users/{user.id}", headers=admin.headers, json={"email": email}
+                ),
+                emails,
+            )
+        )
+    outcomes = Counter((answer.status_code, answer.json().get("code", "")) for answer in answers)
+    assert set(outcomes) <= {(200, ""), (409, "CONFLICT")}
+    assert outcomes[(200, "")] >= 1
+    stored = repository.get_user(user.id)
+    assert stored is not None
+    owners = {}
+    for email in [*emails, f"{user.username}@example.com"]:
+        try:
+            owners[email] = ClaimItem.get(email_claim_pk(email), CLAIM_SK).user_id
+        except ClaimItem.DoesNotExist:
+            continue
+    assert owners == {stored.email: user.id}
