@@ -9,7 +9,7 @@ from botocore.client import BaseClient
 from fastapi.testclient import TestClient
 
 from authapi.core.config import Settings
-from tests.support import PASSWORD, Directory
+from tests.support import PASSWORD, Clock, Directory
 
 
 class CallLog:
@@ -119,3 +119,38 @@ def test_unknown_username_costs_the_same_reads_as_a_known_one(
     # The claim, then the user (or the unknown name's budget); then the failure recorded
     # in the budget and in the audit trail.
     assert reads_for(username, PASSWORD) == ["GetItem", "GetItem", "UpdateItem", "PutItem"]
+
+
+def test_key_sets_are_refreshed_rarely_and_kept_when_ssm_fails(
+    aws: None, settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Warm containers pick up a rotated key set within REFRESH_SECONDS, and an SSM
+    outage during a refresh keeps the container serving with the keys it has."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from authapi.core import aws as aws_clients
+    from authapi.core.secrets import REFRESH_SECONDS, secret_store
+
+    calls: list[str] = []
+    real_client = aws_clients.client
+
+    def counting_client(service: str, region: str) -> Any:
+        calls.append(service)
+        return real_client(service, region)
+
+    monkeypatch.setattr(aws_clients, "client", counting_client)
+    store = secret_store(settings)
+    first = store.get(settings.signing_keys_parameter)
+    clock.advance(REFRESH_SECONDS - 1)
+    assert store.get(settings.signing_keys_parameter) == first
+    assert calls == ["ssm"]
+    clock.advance(2)
+    store.get(settings.signing_keys_parameter)
+    assert calls == ["ssm", "ssm"]
+
+    def unreachable(service: str, region: str) -> Any:
+        raise EndpointConnectionError(endpoint_url="https://ssm.invalid")
+
+    monkeypatch.setattr(aws_clients, "client", unreachable)
+    clock.advance(REFRESH_SECONDS)
+    assert store.get(settings.signing_keys_parameter) == first

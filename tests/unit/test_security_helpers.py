@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import bcrypt
 import jwt
@@ -12,11 +13,12 @@ import pytest
 
 from authapi.core.errors import NotAuthenticated
 from authapi.security import codes, passwords, seeds, totp
-from authapi.security.keys import add_key, seed_keys, signing_keys
+from authapi.security.keys import ACTIVATION_DELAY_SECONDS, add_key, seed_keys, signing_keys
 from authapi.security.tokens import TokenIssuer, TokenKind
 from tests.support import Clock
 
-KEYS = signing_keys(add_key(None))
+NOW = time.time()
+KEYS = signing_keys(add_key(None), NOW)
 ISSUER = TokenIssuer(keys=KEYS, issuer="authapi", audience="authapi")
 
 
@@ -119,7 +121,7 @@ class TestTokens:
             ISSUER.decode(TokenKind.ACCESS, forged)
 
     def test_unknown_kid_and_foreign_key_are_refused(self, clock: Clock) -> None:
-        foreign = signing_keys(add_key(None))
+        foreign = signing_keys(add_key(None), NOW)
         claims = jwt.decode(
             ISSUER.issue(TokenKind.ACCESS, "u", 60, {}), options={"verify_signature": False}
         )
@@ -133,16 +135,31 @@ class TestTokens:
             with pytest.raises(NotAuthenticated):
                 ISSUER.decode(TokenKind.ACCESS, forged)
 
-    def test_rotation_new_key_signs_old_key_still_verifies(self, clock: Clock) -> None:
+    def test_rotation_new_key_signs_after_the_delay_old_key_still_verifies(
+        self, clock: Clock
+    ) -> None:
+        """Rotation by adding a key: it verifies at once, signs only once every container
+        has had time to fetch it, and older keys keep verifying."""
         raw = add_key(None)
-        before = TokenIssuer(keys=signing_keys(raw), issuer="authapi", audience="authapi")
-        after = TokenIssuer(keys=signing_keys(add_key(raw)), issuer="authapi", audience="authapi")
+        rotated = add_key(raw)
+        now = time.time() + 1  # keys carry their creation time, to the second
+        old_kid = signing_keys(raw, now).kid
+        at_once = signing_keys(rotated, now)
+        assert at_once.kid == old_kid  # the new key is not signing yet ...
+        assert len(at_once.public_keys) == 2  # ... but already verifies
+        later = signing_keys(rotated, now + ACTIVATION_DELAY_SECONDS)
+        assert later.kid != old_kid
+        before = TokenIssuer(keys=at_once, issuer="authapi", audience="authapi")
+        after = TokenIssuer(keys=later, issuer="authapi", audience="authapi")
         old_token = before.issue(TokenKind.ACCESS, "u", 60, {})
         new_token = after.issue(TokenKind.ACCESS, "u", 60, {})
-        assert jwt.get_unverified_header(new_token)["kid"] != before.keys.kid
+        assert jwt.get_unverified_header(new_token)["kid"] == later.kid
         assert after.decode(TokenKind.ACCESS, old_token)["sub"] == "u"
+        assert before.decode(TokenKind.ACCESS, new_token)["sub"] == "u"
         with pytest.raises(NotAuthenticated):
-            before.decode(TokenKind.ACCESS, new_token)
+            TokenIssuer(keys=signing_keys(raw, NOW), issuer="authapi", audience="authapi").decode(
+                TokenKind.ACCESS, new_token
+            )
 
     def test_alg_none_is_refused(self, clock: Clock) -> None:
         token = ISSUER.issue(TokenKind.ACCESS, "u", 60, {})
@@ -168,7 +185,9 @@ class TestTokens:
     @pytest.mark.parametrize(
         "other",
         [
-            TokenIssuer(keys=signing_keys(add_key(None)), issuer="authapi", audience="authapi"),
+            TokenIssuer(
+                keys=signing_keys(add_key(None), NOW), issuer="authapi", audience="authapi"
+            ),
             TokenIssuer(keys=KEYS, issuer="someone-else", audience="authapi"),
             TokenIssuer(keys=KEYS, issuer="authapi", audience="another-service"),
         ],
@@ -190,7 +209,7 @@ class TestSeedEncryption:
     """ASVS 2.8.2 / 5.0 13.3.1: TOTP seeds are encrypted at rest (AES-256-GCM)."""
 
     def test_round_trip_and_no_plaintext(self) -> None:
-        keys = seed_keys(add_key(None))
+        keys = seed_keys(add_key(None), NOW)
         secret = totp.new_secret()
         sealed = seeds.encrypt(keys, secret, "user-1")
         assert secret not in sealed
@@ -198,13 +217,13 @@ class TestSeedEncryption:
         assert seeds.decrypt(keys, sealed, "user-1") == secret
 
     def test_ciphertext_is_bound_to_its_user(self) -> None:
-        keys = seed_keys(add_key(None))
+        keys = seed_keys(add_key(None), NOW)
         sealed = seeds.encrypt(keys, totp.new_secret(), "user-1")
         with pytest.raises(seeds.SeedUndecryptable):
             seeds.decrypt(keys, sealed, "user-2")
 
     def test_tampering_and_unknown_keys_are_detected(self) -> None:
-        keys = seed_keys(add_key(None))
+        keys = seed_keys(add_key(None), NOW)
         sealed = seeds.encrypt(keys, totp.new_secret(), "u")
         version, kid, nonce, body = sealed.split(".")
         flipped = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1]
@@ -216,12 +235,12 @@ class TestSeedEncryption:
             with pytest.raises(seeds.SeedUndecryptable):
                 seeds.decrypt(keys, bad, "u")
         with pytest.raises(seeds.SeedUndecryptable):
-            seeds.decrypt(seed_keys(add_key(None)), sealed, "u")
+            seeds.decrypt(seed_keys(add_key(None), NOW), sealed, "u")
 
     def test_rotation_keeps_old_seeds_readable(self) -> None:
         raw = add_key(None)
-        old = seeds.encrypt(seed_keys(raw), "SECRET", "u")
-        rotated = seed_keys(add_key(raw))
+        old = seeds.encrypt(seed_keys(raw, NOW), "SECRET", "u")
+        rotated = seed_keys(add_key(raw), time.time() + 1 + ACTIVATION_DELAY_SECONDS)
         assert seeds.decrypt(rotated, old, "u") == "SECRET"
         assert (
             seeds.encrypt(rotated, "SECRET", "u").split(".")[1] == rotated.kid != old.split(".")[1]

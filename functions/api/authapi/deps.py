@@ -10,7 +10,7 @@ from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
 from authapi.auth.service import AuthenticatedRequest, AuthService
-from authapi.core import request_context
+from authapi.core import clock, request_context
 from authapi.core.config import Settings, get_settings
 from authapi.core.errors import Forbidden, NotAuthenticated
 from authapi.core.secrets import secret_store
@@ -26,14 +26,16 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_signing_keys(settings: SettingsDep) -> SigningKeys:
-    return keys.signing_keys(secret_store(settings).get(settings.signing_keys_parameter))
+    return keys.signing_keys(
+        secret_store(settings).get(settings.signing_keys_parameter), clock.now()
+    )
 
 
 SigningKeysDep = Annotated[SigningKeys, Depends(get_signing_keys)]
 
 
 def get_seed_keys(settings: SettingsDep) -> SeedKeys:
-    return keys.seed_keys(secret_store(settings).get(settings.totp_keys_parameter))
+    return keys.seed_keys(secret_store(settings).get(settings.totp_keys_parameter), clock.now())
 
 
 SeedKeysDep = Annotated[SeedKeys, Depends(get_seed_keys)]

@@ -1,42 +1,65 @@
-"""Secrets from SSM Parameter Store, fetched once per container and cached.
+"""Secrets from SSM Parameter Store, fetched once per container and refreshed rarely.
 
 Only the parameter *names* come from configuration; values are never logged,
 never put in environment variables and never returned in a response.
+
+The values are re-read every REFRESH_SECONDS so that a rotated key set reaches every
+warm container (security.keys only starts using a new key after a longer delay). A
+failed refresh keeps serving the values already held: an SSM hiccup never takes a
+working container down.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from authapi.core import aws
+from authapi.core import aws, clock
 from authapi.core.config import Settings
 from authapi.core.errors import ServiceUnavailable
+
+REFRESH_SECONDS = 5 * 60
+
+
+logger = logging.getLogger("authapi")
 
 
 class SecretStore:
     """Fetches every parameter the service needs in one GetParameters call, the first
-    time any of them is asked for, and keeps them for the life of the container."""
+    time any of them is asked for, and again once REFRESH_SECONDS have passed."""
 
     def __init__(self, region: str, names: tuple[str, ...]) -> None:
         self.region = region
         self.names = names
         self._values: dict[str, str] = {}
+        self._fetched_at = 0.0
         self._lock = threading.Lock()
 
     def get(self, name: str) -> str:
         value = self._values.get(name)
-        if value is not None:
+        if value is not None and clock.now() - self._fetched_at < REFRESH_SECONDS:
             return value
         with self._lock:
-            if name not in self._values:
-                self._values.update(self._fetch({*self.names, name}))
+            if name not in self._values or clock.now() - self._fetched_at >= REFRESH_SECONDS:
+                self._refresh(name)
             if name not in self._values:
                 # A missing parameter is an operator error. Nothing is cached for it, so
                 # the service recovers by itself once the parameter exists.
                 raise ServiceUnavailable()
             return self._values[name]
+
+    def _refresh(self, name: str) -> None:
+        try:
+            fetched = self._fetch({*self.names, name})
+        except ServiceUnavailable:
+            if name not in self._values:
+                raise
+            logger.error("SSM refresh failed; keeping the key sets already loaded")
+            return
+        self._values.update(fetched)
+        self._fetched_at = clock.now()
 
     def _fetch(self, names: set[str]) -> dict[str, str]:
         try:

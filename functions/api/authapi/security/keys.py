@@ -1,11 +1,15 @@
 """Key material kept in SSM Parameter Store as JSON key sets, newest key last.
 
-Signing keys (RFC 8037 Ed25519, JWS alg "EdDSA"): the newest signs; every key in the
-set verifies, so rotation is "add a key, wait one token lifetime, drop the oldest".
-The public halves are published at /.well-known/jwks.json.
+Signing keys (RFC 8037 Ed25519, JWS alg "EdDSA"): every key in the set verifies, and
+the public halves are published at /.well-known/jwks.json. TOTP seed keys (AES-256-GCM,
+ASVS 2.8.2 / 5.0 13.3.1): every key decrypts, found by the key id stored beside each
+ciphertext.
 
-TOTP seed keys (AES-256-GCM, ASVS 2.8.2 / 5.0 13.3.1): the newest encrypts; every
-key decrypts, found by the key id stored beside each ciphertext.
+Which key signs (or encrypts): the newest key that is at least ACTIVATION_DELAY old.
+Containers cache the sets for at most SecretStore's refresh interval, so by the time a
+new key is used, every container has fetched it and can verify (or decrypt) with it.
+Rotation is therefore: add a key; it takes over after the delay; drop the old one once
+nothing made with it is still alive.
 
 Parameter value format, for both:
     {"keys": [{"kid": "<id>", "key": "<base64url of 32 bytes>", "created_at": "<ISO>"}]}
@@ -28,6 +32,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from jwt.algorithms import OKPAlgorithm
 
 KEY_BYTES = 32
+# Longer than the SecretStore refresh interval (core.secrets.REFRESH_SECONDS).
+ACTIVATION_DELAY_SECONDS = 10 * 60
 
 
 def _b64decode(text: str) -> bytes:
@@ -38,11 +44,31 @@ def _b64encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def _entries(raw: str) -> list[tuple[str, bytes]]:
-    entries = [(str(entry["kid"]), _b64decode(entry["key"])) for entry in json.loads(raw)["keys"]]
-    if not entries or any(len(key) != KEY_BYTES for _, key in entries):
+@dataclass(frozen=True)
+class _Entry:
+    kid: str
+    key: bytes
+    created_at: float
+
+
+def _entries(raw: str) -> list[_Entry]:
+    entries = [
+        _Entry(
+            kid=str(entry["kid"]),
+            key=_b64decode(entry["key"]),
+            created_at=datetime.fromisoformat(entry["created_at"]).timestamp(),
+        )
+        for entry in json.loads(raw)["keys"]
+    ]
+    if not entries or any(len(entry.key) != KEY_BYTES for entry in entries):
         raise ValueError("a key set needs at least one key of 32 bytes")
     return entries
+
+
+def _active_kid(entries: list[_Entry], now: float) -> str:
+    """The newest key old enough to be known everywhere; the oldest if none is yet."""
+    ready = [entry for entry in entries if entry.created_at <= now - ACTIVATION_DELAY_SECONDS]
+    return (ready[-1] if ready else entries[0]).kid
 
 
 def new_key_entry() -> dict[str, str]:
@@ -75,13 +101,18 @@ class SigningKeys:
 
 
 @lru_cache(maxsize=4)
-def signing_keys(raw: str) -> SigningKeys:
-    """Parse once per container (the raw value is itself cached by the SecretStore)."""
-    private = {kid: Ed25519PrivateKey.from_private_bytes(key) for kid, key in _entries(raw)}
-    newest = list(private)[-1]
+def _parsed_signing_keys(raw: str) -> tuple[list[_Entry], dict[str, Ed25519PrivateKey]]:
+    """Parse once per container and key set (the raw value comes from the SecretStore)."""
+    entries = _entries(raw)
+    return entries, {e.kid: Ed25519PrivateKey.from_private_bytes(e.key) for e in entries}
+
+
+def signing_keys(raw: str, now: float) -> SigningKeys:
+    entries, private = _parsed_signing_keys(raw)
+    kid = _active_kid(entries, now)
     return SigningKeys(
-        kid=newest,
-        private_key=private[newest],
+        kid=kid,
+        private_key=private[kid],
         public_keys={kid: key.public_key() for kid, key in private.items()},
     )
 
@@ -92,7 +123,6 @@ class SeedKeys:
     keys: dict[str, bytes]
 
 
-@lru_cache(maxsize=4)
-def seed_keys(raw: str) -> SeedKeys:
-    keys = dict(_entries(raw))
-    return SeedKeys(kid=list(keys)[-1], keys=keys)
+def seed_keys(raw: str, now: float) -> SeedKeys:
+    entries = _entries(raw)
+    return SeedKeys(kid=_active_kid(entries, now), keys={e.kid: e.key for e in entries})
