@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import boto3
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
+from authapi.core.config import Settings
 from authapi.users import repository
 from tests.support import PASSWORD, Account, Directory
 
@@ -307,3 +310,21 @@ def test_legacy_bcrypt_hash_is_upgraded_to_argon2id_at_login(
     assert stored is not None
     assert stored.password_hash.startswith("$argon2id$")
     directory.sign_in(account)
+
+
+def test_asvs_2_8_2_a_table_dump_reveals_no_usable_seed(
+    client: TestClient, directory: Directory, settings: Settings
+) -> None:
+    """ASVS 2.8.2 / 5.0 13.3.1: TOTP seeds are stored encrypted (AES-256-GCM)."""
+    account = directory.create(enrolled=False)
+    enrolled = _enroll(client, directory, account.username)
+    pending = directory.create(enrolled=False)
+    challenge = _challenge(client, pending.username)
+    pending_secret = client.post(
+        "/auth/mfa/setup", json={"mfa_token": challenge["mfa_token"]}
+    ).json()["secret"]
+    dump = json.dumps(boto3.client("dynamodb").scan(TableName=settings.table_name)["Items"])
+    for secret in (enrolled.totp_secret, pending_secret):
+        assert secret is not None
+        assert secret not in dump
+        assert secret.lower() not in dump.lower()
