@@ -7,6 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
 from authapi import docs, http_errors
+from authapi.account.routes import router as account_router
 from authapi.audit.routes import router as audit_router
 from authapi.auth.routes import router as auth_router
 from authapi.core import db
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(audit_router)
+    app.include_router(account_router)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
