@@ -1,0 +1,570 @@
+// The account page: sign-in (password, then TOTP or a recovery code), first-time TOTP
+// enrollment, and the signed-in user's profile. Plain JavaScript, no framework.
+//
+// Security: tokens are kept in this closure's memory only (never in web storage or
+// cookies), so reloading the page signs the user out. Every text from the server is
+// inserted with textContent; the QR code (SVG) is shown through an <img> data: URL, where
+// an SVG can never run script.
+(function () {
+  "use strict";
+
+  // ---- state (memory only) ----------------------------------------------------------
+  var session = null; // {access_token, refresh_token} once signed in
+  var mfaToken = null; // the short-lived token between the two sign-in steps
+  var mfaMode = "totp"; // "totp" or "recovery"
+  var username = "";
+  var busy = false;
+
+  var VIEWS = ["login-view", "mfa-view", "setup-view", "codes-view", "profile-view"];
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  // ---- messages -----------------------------------------------------------------------
+  function clearMessages() {
+    $("error").hidden = true;
+    $("error").textContent = "";
+    $("notice").hidden = true;
+    $("notice").textContent = "";
+  }
+
+  function showError(text) {
+    $("notice").hidden = true;
+    $("error").textContent = text;
+    $("error").hidden = false;
+  }
+
+  function showNotice(text) {
+    $("error").hidden = true;
+    $("notice").textContent = text;
+    $("notice").hidden = false;
+  }
+
+  function show(viewId, focusId) {
+    VIEWS.forEach(function (id) {
+      $(id).hidden = id !== viewId;
+    });
+    var target = focusId ? $(focusId) : null;
+    if (target) {
+      target.focus();
+    }
+  }
+
+  function waitText(seconds) {
+    var n = parseInt(seconds, 10);
+    if (!isFinite(n) || n <= 0) {
+      return "a little while";
+    }
+    if (n < 90) {
+      return n === 1 ? "1 second" : n + " seconds";
+    }
+    var minutes = Math.ceil(n / 60);
+    return minutes + " minutes";
+  }
+
+  // A readable sentence for an API error; never the raw body.
+  function describe(error, context) {
+    var overrides = (context && context.messages) || {};
+    if (overrides[error.code]) {
+      return overrides[error.code];
+    }
+    switch (error.code) {
+      case "INVALID_CREDENTIALS":
+        return "That did not work: the username, password or code is wrong. Check them and try again.";
+      case "TOO_MANY_ATTEMPTS":
+        return "Too many failed attempts. Wait " + waitText(error.retryAfter) + " and try again.";
+      case "NOT_AUTHENTICATED":
+        return "Your session has ended. Please sign in again.";
+      case "VALIDATION_ERROR":
+        return error.detail ? "Please check your input: " + error.detail : "Please check your input.";
+      case "EMAIL_TAKEN":
+        return "That email address is already used by another account.";
+      case "USERNAME_TAKEN":
+        return "That username is already taken.";
+      case "CONFLICT":
+        return "Your account was changed at the same time somewhere else. Please try again.";
+      case "PAYLOAD_TOO_LARGE":
+        return "What you entered is too long.";
+      case "SERVICE_UNAVAILABLE":
+        return "The service is busy or temporarily unavailable. Try again in " +
+          waitText(error.retryAfter) + ".";
+      case "NETWORK":
+        return "Could not reach the server. Check your connection and try again.";
+      default:
+        return "Something went wrong" + (error.status ? " (HTTP " + error.status + ")" : "") +
+          ". Please try again later.";
+    }
+  }
+
+  // ---- HTTP ---------------------------------------------------------------------------
+  function ApiError(status, code, detail, retryAfter) {
+    this.status = status;
+    this.code = code;
+    this.detail = detail;
+    this.retryAfter = retryAfter;
+  }
+
+  // Relative URLs only: the page works at the API Gateway URL and locally alike.
+  function request(method, path, body, token) {
+    var headers = { Accept: "application/json" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+    }
+    if (token) {
+      headers.Authorization = "Bearer " + token;
+    }
+    return fetch(path, {
+      method: method,
+      headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+      redirect: "error",
+      referrerPolicy: "no-referrer",
+    }).then(
+      function (response) {
+        if (response.status === 204) {
+          return null;
+        }
+        return response.text().then(function (text) {
+          var data = null;
+          try {
+            data = text ? JSON.parse(text) : null;
+          } catch (ignored) {
+            data = null;
+          }
+          if (response.ok) {
+            return data;
+          }
+          var code = data && typeof data.code === "string" ? data.code : "HTTP_" + response.status;
+          var detail = data && typeof data.detail === "string" ? data.detail : "";
+          throw new ApiError(response.status, code, detail, response.headers.get("Retry-After"));
+        });
+      },
+      function () {
+        throw new ApiError(0, "NETWORK", "", null);
+      }
+    );
+  }
+
+  // An authenticated call; an expired access token is refreshed once, transparently.
+  // `makeBody` (optional) builds the JSON body for each attempt.
+  function authed(method, path, makeBody) {
+    var body = function () {
+      return typeof makeBody === "function" ? makeBody() : makeBody;
+    };
+    if (!session) {
+      return Promise.reject(new ApiError(401, "NOT_AUTHENTICATED", "", null));
+    }
+    return request(method, path, body(), session.access_token).catch(function (error) {
+      if (!(error instanceof ApiError) || error.code !== "NOT_AUTHENTICATED" || !session) {
+        throw error;
+      }
+      return request("POST", "auth/refresh", { refresh_token: session.refresh_token }).then(
+        function (tokens) {
+          keepTokens(tokens);
+          return request(method, path, body(), session.access_token);
+        }
+      );
+    });
+  }
+
+  function keepTokens(tokens) {
+    session = { access_token: tokens.access_token, refresh_token: tokens.refresh_token };
+  }
+
+  function forget() {
+    session = null;
+    mfaToken = null;
+  }
+
+  // Run one form's action: no double submits, errors shown as sentences.
+  function guarded(form, action, context) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (busy) {
+        return;
+      }
+      busy = true;
+      clearMessages();
+      var buttons = form.querySelectorAll("button");
+      buttons.forEach(function (b) {
+        b.setAttribute("aria-disabled", "true");
+      });
+      Promise.resolve()
+        .then(action)
+        .catch(function (error) {
+          handleError(error, context);
+        })
+        .then(function () {
+          busy = false;
+          buttons.forEach(function (b) {
+            b.removeAttribute("aria-disabled");
+          });
+        });
+    });
+  }
+
+  function handleError(error, context) {
+    if (!(error instanceof ApiError)) {
+      showError(describe({ code: "UNEXPECTED" }, context));
+      return;
+    }
+    var message = describe(error, context);
+    if (error.code === "NOT_AUTHENTICATED") {
+      // The mfa_token or the session is gone: back to the first step.
+      forget();
+      show("login-view", "login-username");
+    }
+    showError(message);
+  }
+
+  // ---- sign-in ------------------------------------------------------------------------
+  var STEP_EXPIRED = {
+    NOT_AUTHENTICATED: "The sign-in step expired. Please start again with your username and password.",
+  };
+
+  function restart() {
+    forget();
+    clearMessages();
+    $("login-password").value = "";
+    show("login-view", "login-username");
+  }
+
+  function setMfaMode(mode) {
+    mfaMode = mode;
+    var input = $("mfa-code");
+    input.value = "";
+    if (mode === "recovery") {
+      $("mfa-code-label").textContent = "Recovery code";
+      $("mfa-help").textContent = "Enter one of your saved recovery codes. Each code works once.";
+      input.setAttribute("inputmode", "text");
+      input.setAttribute("autocomplete", "off");
+      input.removeAttribute("pattern");
+      $("mfa-toggle").textContent = "Use the code from my app instead";
+    } else {
+      $("mfa-code-label").textContent = "Authentication code";
+      $("mfa-help").textContent = "Enter the 6-digit code from your authenticator app.";
+      input.setAttribute("inputmode", "numeric");
+      input.setAttribute("autocomplete", "one-time-code");
+      input.setAttribute("pattern", "[0-9]*");
+      $("mfa-toggle").textContent = "Use a recovery code instead";
+    }
+  }
+
+  function requireValue(id, label) {
+    var value = $(id).value;
+    if (!value.trim()) {
+      $(id).focus();
+      throw new ApiError(0, "VALIDATION_ERROR", label + " is required.", null);
+    }
+    return value;
+  }
+
+  guarded(
+    $("login-form"),
+    function () {
+      var name = requireValue("login-username", "Username").trim();
+      var password = requireValue("login-password", "Password");
+      return request("POST", "auth/login", { username: name, password: password }).then(
+        function (answer) {
+          username = name;
+          mfaToken = answer.mfa_token;
+          $("login-password").value = "";
+          if (answer.mfa === "setup") {
+            return startSetup();
+          }
+          setMfaMode("totp");
+          show("mfa-view", "mfa-code");
+        }
+      );
+    },
+    {
+      messages: {
+        INVALID_CREDENTIALS: "The username or password is wrong. Check them and try again.",
+      },
+    }
+  );
+
+  guarded(
+    $("mfa-form"),
+    function () {
+      var code = requireValue("mfa-code", mfaMode === "recovery" ? "The recovery code" : "The code");
+      return request("POST", "auth/mfa/verify", { mfa_token: mfaToken, code: code.trim() })
+        .then(function (tokens) {
+          $("mfa-code").value = "";
+          keepTokens(tokens);
+          mfaToken = null;
+          return openProfile();
+        })
+        .catch(function (error) {
+          $("mfa-code").value = "";
+          throw error;
+        });
+    },
+    {
+      messages: {
+        INVALID_CREDENTIALS:
+          "That code is not right, or it was already used. Wait for the next code and try again.",
+        NOT_AUTHENTICATED: STEP_EXPIRED.NOT_AUTHENTICATED,
+      },
+    }
+  );
+
+  $("mfa-toggle").addEventListener("click", function () {
+    setMfaMode(mfaMode === "totp" ? "recovery" : "totp");
+    $("mfa-code").focus();
+  });
+
+  document.querySelectorAll(".restart").forEach(function (button) {
+    button.addEventListener("click", restart);
+  });
+
+  // ---- first sign-in: TOTP enrollment --------------------------------------------------
+
+  // The server's QR code is inline SVG markup (segno's svg_inline: no xmlns, no viewBox).
+  // It is parsed in an inert document (DOMParser never runs scripts), completed into a
+  // standalone SVG and shown as an <img> data: URL (allowed by img-src), where an SVG can
+  // never run script or reach the page.
+  function qrDataUrl(markup) {
+    if (typeof markup !== "string" || !markup) {
+      return null;
+    }
+    var svg = new DOMParser().parseFromString(markup, "text/html").querySelector("svg");
+    if (!svg) {
+      return null;
+    }
+    var width = parseFloat(svg.getAttribute("width"));
+    var height = parseFloat(svg.getAttribute("height"));
+    if (!svg.hasAttribute("viewBox") && width > 0 && height > 0) {
+      svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+    }
+    // XMLSerializer adds the SVG namespace (xmlns), which a standalone image needs.
+    var source = new XMLSerializer().serializeToString(svg);
+    return "data:image/svg+xml;charset=utf-8," + encodeURIComponent(source);
+  }
+  function startSetup() {
+    return request("POST", "auth/mfa/setup", { mfa_token: mfaToken }).then(function (enrollment) {
+      $("setup-secret").textContent = enrollment.secret.replace(/(.{4})(?=.)/g, "$1 ");
+      var qr = qrDataUrl(enrollment.qr_svg);
+      $("setup-qr").hidden = !qr;
+      if (qr) {
+        $("setup-qr").src = qr;
+      }
+      $("setup-code").value = "";
+      show("setup-view", "setup-code");
+    });
+  }
+
+  guarded(
+    $("setup-form"),
+    function () {
+      var code = requireValue("setup-code", "The code");
+      return request("POST", "auth/mfa/setup/confirm", { mfa_token: mfaToken, code: code.trim() })
+        .then(function (answer) {
+          $("setup-code").value = "";
+          keepTokens(answer);
+          mfaToken = null;
+          $("setup-secret").textContent = "";
+          $("setup-qr").removeAttribute("src");
+          showCodes(answer.recovery_codes);
+        })
+        .catch(function (error) {
+          $("setup-code").value = "";
+          throw error;
+        });
+    },
+    {
+      messages: {
+        INVALID_CREDENTIALS:
+          "That code is not right. Check that your app shows this account and the clock of your device is correct, then enter the current code.",
+        NOT_AUTHENTICATED: STEP_EXPIRED.NOT_AUTHENTICATED,
+      },
+    }
+  );
+
+  // ---- recovery codes, shown once -----------------------------------------------------
+  function showCodes(codes) {
+    var list = $("codes-list");
+    list.replaceChildren();
+    codes.forEach(function (code) {
+      var item = document.createElement("li");
+      var text = document.createElement("code");
+      text.textContent = code;
+      item.appendChild(text);
+      list.appendChild(item);
+    });
+    $("codes-saved").checked = false;
+    $("codes-continue").disabled = true;
+    show("codes-view", "codes-title");
+  }
+
+  $("codes-saved").addEventListener("change", function () {
+    $("codes-continue").disabled = !$("codes-saved").checked;
+  });
+
+  $("codes-copy").addEventListener("click", function () {
+    var codes = Array.prototype.map.call($("codes-list").querySelectorAll("code"), function (c) {
+      return c.textContent;
+    });
+    if (!navigator.clipboard) {
+      showError("Copying is not available here: select the codes and copy them by hand.");
+      return;
+    }
+    navigator.clipboard.writeText(codes.join("\n")).then(
+      function () {
+        showNotice("Recovery codes copied. Paste them somewhere safe.");
+      },
+      function () {
+        showError("Copying did not work: select the codes and copy them by hand.");
+      }
+    );
+  });
+
+  guarded($("codes-form"), function () {
+    if (!$("codes-saved").checked) {
+      $("codes-saved").focus();
+      throw new ApiError(0, "VALIDATION_ERROR", "confirm that you have saved your recovery codes.", null);
+    }
+    $("codes-list").replaceChildren();
+    return openProfile();
+  });
+
+  // ---- signed in ----------------------------------------------------------------------
+  function formatDate(iso) {
+    var date = new Date(iso);
+    return isNaN(date.getTime()) ? "" : date.toLocaleDateString();
+  }
+
+  function renderProfile(user) {
+    username = user.username;
+    $("profile-username").textContent = user.username;
+    $("profile-role").textContent = user.role;
+    $("profile-mfa").textContent = user.mfa_enabled ? "On" : "Off";
+    $("profile-created").textContent = formatDate(user.created_at);
+    $("profile-full-name").value = user.full_name || "";
+    $("profile-full-name").dataset.saved = user.full_name || "";
+    $("profile-email").value = user.email;
+    $("profile-email").dataset.saved = user.email;
+    $("password-username").value = user.username;
+  }
+
+  function openProfile() {
+    return authed("GET", "users/me").then(function (user) {
+      renderProfile(user);
+      show("profile-view", "profile-title");
+    });
+  }
+
+  guarded($("profile-form"), function () {
+    var changes = {};
+    var fullName = $("profile-full-name").value.trim();
+    var email = $("profile-email").value.trim();
+    if (fullName !== $("profile-full-name").dataset.saved) {
+      changes.full_name = fullName;
+    }
+    if (email !== $("profile-email").dataset.saved) {
+      if (!email) {
+        throw new ApiError(0, "VALIDATION_ERROR", "Email is required.", null);
+      }
+      changes.email = email;
+    }
+    if (Object.keys(changes).length === 0) {
+      showNotice("Nothing to save: no changes.");
+      return null;
+    }
+    return authed("PATCH", "users/me", changes).then(function (user) {
+      renderProfile(user);
+      showNotice("Your profile is saved.");
+    });
+  });
+
+  guarded(
+    $("password-form"),
+    function () {
+      var current = requireValue("password-current", "The current password");
+      var next = requireValue("password-new", "The new password");
+      if (next !== $("password-confirm").value) {
+        $("password-confirm").focus();
+        throw new ApiError(0, "VALIDATION_ERROR", "the two new passwords are not the same.", null);
+      }
+      return authed("POST", "users/me/password", { current_password: current, new_password: next })
+        .then(function (tokens) {
+          keepTokens(tokens);
+          showNotice("Your password is changed. Your other sessions are signed out.");
+        })
+        .finally(function () {
+          $("password-current").value = "";
+          $("password-new").value = "";
+          $("password-confirm").value = "";
+        });
+    },
+    {
+      messages: { INVALID_CREDENTIALS: "The current password is wrong." },
+    }
+  );
+
+  guarded(
+    $("recovery-form"),
+    function () {
+      var password = requireValue("recovery-password", "The password");
+      var code = requireValue("recovery-code", "The code");
+      return authed("POST", "users/me/mfa/recovery-codes", { password: password, code: code.trim() })
+        .then(function (answer) {
+          showCodes(answer.recovery_codes);
+        })
+        .finally(function () {
+          $("recovery-password").value = "";
+          $("recovery-code").value = "";
+        });
+    },
+    {
+      messages: {
+        INVALID_CREDENTIALS:
+          "The password or the code is wrong (each code works once). Check them and try again.",
+      },
+    }
+  );
+
+  function signOut(path, body, message) {
+    if (busy) {
+      return;
+    }
+    busy = true;
+    clearMessages();
+    var done = function () {
+      busy = false;
+      forget();
+      username = "";
+      $("login-password").value = "";
+      show("login-view", "login-username");
+      showNotice(message);
+    };
+    authed("POST", path, body).then(done, function (error) {
+      if (error instanceof ApiError && error.code === "NOT_AUTHENTICATED") {
+        done(); // already signed out on the server
+        return;
+      }
+      busy = false;
+      handleError(error);
+    });
+  }
+
+  $("logout").addEventListener("click", function () {
+    signOut(
+      "auth/logout",
+      function () {
+        return { refresh_token: session ? session.refresh_token : "" };
+      },
+      "You are signed out."
+    );
+  });
+
+  $("logout-all").addEventListener("click", function () {
+    signOut("auth/logout-all", undefined, "You are signed out on every device.");
+  });
+
+  // ---- start ------------------------------------------------------------------------
+  show("login-view", "login-username");
+})();
