@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
@@ -27,6 +29,13 @@ immediately followed by the current 6-digit code from your authenticator app.
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # Our request and security lines are INFO/WARNING; Lambda's root logger default
+    # (WARNING) would drop the request lines.
+    logging.getLogger("authapi").setLevel(settings.log_level)
+    # The AWS libraries' DEBUG output holds whole request and response bodies (key sets,
+    # password hashes, token digests): never let a root DEBUG setting switch it on.
+    for library in ("botocore", "pynamodb", "urllib3"):
+        logging.getLogger(library).setLevel(logging.WARNING)
     db.bind(settings)
     app = FastAPI(
         title="AuthAPI",

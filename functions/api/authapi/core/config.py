@@ -40,6 +40,7 @@ class Settings:
     password_max_length: int = 256
     max_body_bytes: int = 16 * 1024
     audit_retention_days: int = 400
+    log_level: str = "INFO"
     cors_allow_origins: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -77,6 +78,7 @@ class Settings:
             totp_issuer=os.environ.get("TOTP_ISSUER", defaults.totp_issuer),
             password_min_length=_env_int("PASSWORD_MIN_LENGTH", defaults.password_min_length),
             audit_retention_days=_env_int("AUDIT_RETENTION_DAYS", defaults.audit_retention_days),
+            log_level=os.environ.get("LOG_LEVEL", defaults.log_level).upper(),
             cors_allow_origins=_env_list("CORS_ALLOW_ORIGINS", defaults.cors_allow_origins),
         )
 
