@@ -212,9 +212,13 @@ class TestTimeToLive:
 
 class TestFunction:
     def test_runtime_architecture_and_handler(self) -> None:
-        """The function runs Python 3.13 on arm64 and enters at authapi.main.handler."""
+        """The function runs Python 3.13, on arm64 unless the Architecture parameter says
+        otherwise, and enters at authapi.main.handler."""
         assert _effective_function_property("Runtime") == "python3.13"
-        assert _effective_function_property("Architectures") == ["arm64"]
+        assert _effective_function_property("Architectures") == [{"Ref": "Architecture"}]
+        architecture = load_template()["Parameters"]["Architecture"]
+        assert architecture["Default"] == "arm64"
+        assert set(architecture["AllowedValues"]) == {"arm64", "x86_64"}
         assert _function()["Properties"]["Handler"] == "authapi.main.handler"
 
     def test_handler_path_resolves_inside_the_code_uri(self) -> None:
@@ -328,3 +332,69 @@ class TestRequirements:
         output = tmp_path / "requirements.txt"
         assert requirements.main([str(output)]) == 0
         assert output.read_text(encoding="utf-8") == requirements.render()
+
+
+# --- production settings -------------------------------------------------------------
+
+
+class TestProductionTemplate:
+    """What a security reviewer checks in template.yaml before the first deploy."""
+
+    def test_parameters_a_stage_needs(self) -> None:
+        parameters = load_template()["Parameters"]
+        assert {
+            "StageName",
+            "Architecture",
+            "LogRetentionDays",
+            "ThrottlingBurstLimit",
+            "ThrottlingRateLimit",
+            "DeletionProtection",
+            "CorsAllowOrigins",
+        } <= set(parameters)
+        assert parameters["DeletionProtection"]["Default"] == "true"
+
+    def test_table_is_protected_recoverable_encrypted_and_on_demand(self) -> None:
+        resource = load_template()["Resources"][TABLE_ID]
+        properties = resource["Properties"]
+        assert resource["DeletionPolicy"] == "Retain"
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
+        assert properties["SSESpecification"] == {"SSEEnabled": True}
+        assert properties["DeletionProtectionEnabled"] == {"Ref": "DeletionProtection"}
+        assert properties["TimeToLiveSpecification"]["Enabled"] is True
+
+    def test_api_is_throttled_and_access_logged_with_retention(self) -> None:
+        resources = load_template()["Resources"]
+        api = resources["HttpApi"]["Properties"]
+        assert api["DefaultRouteSettings"] == {
+            "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+            "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+        }
+        destination = api["AccessLogSettings"]["DestinationArn"]
+        log_group = (
+            destination["Fn::GetAtt"][0]
+            if isinstance(destination["Fn::GetAtt"], list)
+            else destination["Fn::GetAtt"].split(".")[0]
+        )
+        assert resources[log_group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        function_logs = _function()["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert resources[function_logs]["Properties"]["RetentionInDays"] == {
+            "Ref": "LogRetentionDays"
+        }
+
+    def test_kms_decrypt_only_through_ssm(self) -> None:
+        statements = [
+            statement
+            for policy in _function()["Properties"]["Policies"]
+            for statement in policy["Statement"]
+            if "kms:Decrypt" in statement["Action"]
+        ]
+        assert len(statements) == 1
+        assert statements[0]["Condition"]["StringEquals"]["kms:ViaService"] == {
+            "Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"
+        }
+
+    def test_outputs_name_the_url_table_and_function(self) -> None:
+        assert {"ApiUrl", "TableName", "FunctionName"} <= set(load_template()["Outputs"])
