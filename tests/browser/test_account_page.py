@@ -11,67 +11,23 @@ Skipped only when /usr/bin/chromium is missing outside CI; under CI it fails ins
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx2
 import pyotp
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
-from infra.local import free_port
 from tests.e2e.test_local_run import ADMIN_PASSWORD, REPO_ROOT, LocalRun, bearer, ok
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 OUTPUT_DIR = REPO_ROOT / "test-output"
 USERNAME = "browser.user"
 USER_PASSWORD = "browser user passphrase, long enough 9Pw"
 FULL_NAME = "Brenda Browser"
 TIMEOUT_MS = 20_000
 TOTP_STEP_SECONDS = 30
-
-
-def require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing under CI: .ci/run installs Debian's chromium package")
-    pytest.skip(f"{CHROMIUM} is missing: install it with `apt-get install chromium`")
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    require_chromium()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture
-def local_run(browser: Browser) -> Iterator[LocalRun]:
-    """After `browser`, so a missing Chromium skips before `make run` starts."""
-    run = LocalRun(free_port())
-    try:
-        yield run
-    finally:
-        run.kill()
 
 
 def wrong_code(secret: str) -> str:
