@@ -10,7 +10,12 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: run test lint typecheck validate unit requirements build clean bench
+# The Lambda package's architecture: aarch64 matches the template's arm64.
+LAMBDA_ARCH ?= aarch64
+# The runtime's CPython 3.13 for the package build; empty: functions/api/Makefile finds one.
+RUNTIME_PYTHON ?=
+
+.PHONY: run test lint typecheck validate unit requirements build clean bench artifact-check bench-cold
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +56,20 @@ bench: $(STAMP)
 requirements: $(STAMP)
 	$(BIN)/python -m infra.requirements
 
+## build: `sam build` without Docker (makefile build method, functions/api/Makefile);
+## LAMBDA_ARCH=x86_64 for an x86_64 function, RUNTIME_PYTHON=/path/to/python3.13 if not found.
+## `requirements` writes functions/api/requirements.txt (unused by the build) so that SAM's
+## build cache, keyed on the CodeUri directory, notices dependency changes in pyproject.toml.
 build: requirements $(SAM_STAMP)
-	$(SAM) build
+	LAMBDA_ARCH=$(LAMBDA_ARCH) $(if $(RUNTIME_PYTHON),RUNTIME_PYTHON=$(RUNTIME_PYTHON)) $(SAM) build
+
+## artifact-check: build the x86_64 package and run it on an isolated CPython 3.13
+artifact-check: $(STAMP)
+	$(BIN)/pytest -m build tests/build
+
+## bench-cold: cold start of the built package (import, first responses); BENCHMARKS.md
+bench-cold: $(STAMP)
+	$(BIN)/python -m bench.cold_start
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache functions/api/requirements.txt

@@ -494,7 +494,7 @@ def report(results: Results) -> str:
     return f"""# Benchmarks
 
 How to run: `make bench` (or `.venv/bin/python -m bench.login_timing --runs N`).
-This file is written by that command; the figures below are from its last run.
+This command writes the sections above "Cold start"; `make bench-cold` writes that one.
 
 ## Machine
 
@@ -518,18 +518,37 @@ parameters: `{results.hash_parameters}`.
 """
 
 
+def _other_sections(path: Path, text: str) -> str:
+    """The "## " sections of the existing file that this report does not write (e.g.
+    the cold-start figures from `make bench-cold`), kept as they are."""
+    if not path.exists():
+        return ""
+    ours = {line for line in text.splitlines() if line.startswith("## ")}
+    kept: list[str] = []
+    keeping = False
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("## "):
+            keeping = line.rstrip("\n") not in ours
+        if keeping:
+            kept.append(line)
+    return ("\n" + "".join(kept)) if kept else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=30, help="timed requests per case (30)")
     parser.add_argument(
-        "--output", type=Path, default=ROOT / "BENCHMARKS.md", help="report file to overwrite"
+        "--output",
+        type=Path,
+        default=ROOT / "BENCHMARKS.md",
+        help="report file (its other sections are kept)",
     )
     args = parser.parse_args(argv)
     if args.runs < 5:
         parser.error("--runs must be at least 5")
     results = measure(args.runs)
     text = report(results)
-    args.output.write_text(text, encoding="utf-8")
+    args.output.write_text(text + _other_sections(args.output, text), encoding="utf-8")
     print(timing_table(results))
     print()
     print(interpretation(results))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
 from authapi.auth.models import RefreshTokenItem, SessionItem, refresh_sk, session_sk
@@ -129,7 +131,24 @@ def rotate_refresh_token(
             raise
 
 
-def delete_session(user_id: str, session_id: str) -> None:
-    """End one refresh-token chain. Its refresh token items expire through TTL."""
-    with storage_errors():
-        SessionItem(user_pk(user_id), session_sk(session_id)).delete()
+def end_session(
+    user_id: str, session_id: str, access_expiry: int, expired_session_ids: list[str]
+) -> None:
+    """End one session in one transaction: delete its refresh-token chain and mark it
+    revoked on the user item, so its access tokens stop at once. Entries whose access
+    tokens have expired anyway are pruned in the same write; each session is its own map
+    key, so concurrent sign-outs never overwrite each other."""
+
+    def entry(sid: str) -> Path:
+        return cast(Path, UserItem.revoked_sessions[sid])  # a document path into the map
+
+    with storage_errors(), TransactWrite(connection=connection()) as transaction:
+        transaction.delete(SessionItem(user_pk(user_id), session_sk(session_id)))
+        transaction.update(
+            UserItem(user_pk(user_id), USER_SK),
+            actions=[
+                entry(session_id).set(access_expiry),
+                *[entry(sid).remove() for sid in expired_session_ids if sid != session_id],
+            ],
+            condition=UserItem.revoked_sessions.exists(),
+        )

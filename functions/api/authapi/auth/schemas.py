@@ -1,10 +1,15 @@
 """Request and response bodies of the auth routes."""
 
+# The OpenAPI example requests below contain made-up passwords and tokens.
+# ruff: noqa: S106
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from authapi.core.schemas import StrictBody, example
 
 # Generous bounds: big enough for any real value, small enough that nobody makes the
 # service hash or decode megabytes.
@@ -12,29 +17,35 @@ TokenString = Annotated[str, Field(min_length=1, max_length=4096)]
 Code = Annotated[str, Field(min_length=1, max_length=64, examples=["123456"])]
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LoginRequest(StrictBody):
+    model_config = example(username="alice", password="correct horse battery staple")
 
-
-class LoginRequest(Body):
     username: Annotated[str, Field(min_length=1, max_length=256, examples=["alice"])]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
-class MfaTokenRequest(Body):
+class MfaTokenRequest(StrictBody):
+    model_config = example(mfa_token="eyJhbGciOiJFZERTQSIs...")
+
     mfa_token: TokenString
 
 
-class MfaCodeRequest(Body):
+class MfaCodeRequest(StrictBody):
+    model_config = example(mfa_token="eyJhbGciOiJFZERTQSIs...", code="123456")
+
     mfa_token: TokenString
     code: Code
 
 
-class RefreshRequest(Body):
+class RefreshRequest(StrictBody):
+    model_config = example(refresh_token="<user id>.<random>")
+
     refresh_token: TokenString
 
 
-class LogoutRequest(Body):
+class LogoutRequest(StrictBody):
+    model_config = example(refresh_token="<user id>.<random>")
+
     refresh_token: TokenString | None = None
 
 

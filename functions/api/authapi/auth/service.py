@@ -249,8 +249,6 @@ class AuthService:
         """Both factors passed (or the password was just changed): refill the failure
         budget and open a session."""
         users.reset_login_failures(user)
-        if login_factor is not None:
-            record_event("login_succeeded", user_id=user.id, factor=login_factor)
         now = int(clock.now())
         session_id = uuid.uuid4().hex
         refresh_token = self._new_refresh_token(user.id)
@@ -258,6 +256,8 @@ class AuthService:
         sessions.create_session(
             user.id, session_id, codes.digest(refresh_token), expires_at, user.token_version
         )
+        if login_factor is not None:  # recorded once the session really exists
+            record_event("login_succeeded", user_id=user.id, factor=login_factor)
         return TokenPair(
             access_token=self._access_token(user, session_id),
             expires_in=self._settings.access_token_ttl_seconds,
@@ -314,9 +314,11 @@ class AuthService:
 
     def _end_session(self, user: User, session_id: str) -> None:
         """End one session: its refresh-token chain and, at once, its access tokens."""
-        sessions.delete_session(user.id, session_id)
-        access_expiry = int(clock.now()) + self._settings.access_token_ttl_seconds
-        users.revoke_session(user, session_id, access_expiry)
+        now = int(clock.now())
+        expired = [sid for sid, expiry in user.revoked_sessions.items() if expiry <= now]
+        sessions.end_session(
+            user.id, session_id, now + self._settings.access_token_ttl_seconds, expired
+        )
 
     def authenticate(self, access_token: str) -> AuthenticatedRequest:
         """Check an access token against the user's current state (one read).

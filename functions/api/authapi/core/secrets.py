@@ -21,6 +21,9 @@ from authapi.core.config import Settings
 from authapi.core.errors import ServiceUnavailable
 
 REFRESH_SECONDS = 5 * 60
+# After a failed refresh (stale keys kept), wait this long before asking SSM again, so
+# an outage costs one slow request per container per minute, not every request.
+RETRY_AFTER_FAILURE_SECONDS = 60
 
 
 logger = logging.getLogger("authapi")
@@ -57,6 +60,7 @@ class SecretStore:
             if name not in self._values:
                 raise
             logger.error("SSM refresh failed; keeping the key sets already loaded")
+            self._fetched_at = clock.now() - REFRESH_SECONDS + RETRY_AFTER_FAILURE_SECONDS
             return
         self._values.update(fetched)
         self._fetched_at = clock.now()

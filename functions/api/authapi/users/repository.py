@@ -8,12 +8,12 @@ requests can never both get the same name (no read-then-write).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -254,6 +254,8 @@ def create_user(new: NewUser) -> User:
         totp_secret=new.totp_secret,
         recovery_code_hashes=set(new.recovery_code_hashes) or None,
         token_version=0,
+        # Always present, so ending a session is one map-entry write (auth.repository).
+        revoked_sessions={},
         created_at=now,
         updated_at=now,
     )
@@ -283,7 +285,8 @@ def update_user(user: User, changes: UserChanges) -> User:
       concurrent change to *other* fields still applies, a concurrent change to the same
       ones makes this fail with CONFLICT instead of silently overwriting it.
     """
-    actions: list[Action] = [UserItem.updated_at.set(clock.utcnow())]
+    now = clock.utcnow()
+    actions: list[Action] = [UserItem.updated_at.set(now)]
     condition = UserItem.pk.exists()
     if changes.full_name is not None:
         actions.append(
@@ -343,10 +346,18 @@ def update_user(user: User, changes: UserChanges) -> User:
                 raise
             return _to_domain(target)
         _commit(body)
-        fresh = _get_item(user.id)
-    if fresh is None:
-        raise Conflict()
-    return _to_domain(fresh)
+    # The transaction's conditions pinned every field it changed, so the result is known
+    # without reading it back (a failed read must not turn a stored change into a 503).
+    return replace(
+        user,
+        username=changes.username or user.username,
+        email=changes.email or user.email,
+        full_name=user.full_name if changes.full_name is None else (changes.full_name or None),
+        role=role,
+        disabled=disabled,
+        token_version=user.token_version + int((role, disabled) != (user.role, user.disabled)),
+        updated_at=now,
+    )
 
 
 def _owned_items(user_id: str) -> list[TableItem]:
@@ -494,35 +505,6 @@ def use_recovery_code(user: User, code_hash: str) -> None:
         raise InvalidCredentials()
 
 
-def revoke_session(user: User, session_id: str, access_expiry: int) -> None:
-    """Stop the access tokens of one session at once.
-
-    Each session is its own key in the map, so concurrent sign-outs never overwrite
-    each other; entries whose access tokens have expired anyway are pruned.
-    """
-    now = int(clock.now())
-    expired = [sid for sid, exp in user.revoked_sessions.items() if exp <= now]
-    revoked = UserItem.revoked_sessions
-
-    def entry(sid: str) -> Path:
-        return cast(Path, revoked[sid])  # a document path into the map
-
-    if _update_user(
-        user.id,
-        [
-            entry(session_id).set(access_expiry),
-            *[entry(sid).remove() for sid in expired if sid != session_id],
-        ],
-        revoked.exists(),
-    ):
-        return
-    # First sign-out of this user: create the map, unless a concurrent one just did.
-    if not _update_user(
-        user.id, [revoked.set({session_id: access_expiry})], revoked.does_not_exist()
-    ):
-        _update_user(user.id, [entry(session_id).set(access_expiry)], revoked.exists())
-
-
 def change_password(user: User, new_hash: str) -> User:
     """Store the new hash and end every existing session in the same write.
 
@@ -537,7 +519,7 @@ def change_password(user: User, new_hash: str) -> User:
                     UserItem.password_hash.set(new_hash),
                     UserItem.token_version.add(1),
                     # Every old token is dead by its version now; the list can go.
-                    UserItem.revoked_sessions.remove(),
+                    UserItem.revoked_sessions.set({}),
                     UserItem.updated_at.set(clock.utcnow()),
                 ],
                 condition=UserItem.password_hash == user.password_hash,

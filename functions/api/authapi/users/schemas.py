@@ -1,5 +1,8 @@
 """Request and response bodies of the users routes."""
 
+# The OpenAPI example requests below contain made-up passwords and tokens.
+# ruff: noqa: S106
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,17 +10,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from authapi.core.schemas import StrictBody, example
 from authapi.users.domain import Role
 
 Username = Annotated[str, Field(min_length=3, max_length=32, examples=["alice"])]
 Email = Annotated[str, Field(min_length=3, max_length=254, examples=["alice@example.com"])]
 FullName = Annotated[str, Field(max_length=128, examples=["Alice Liddell"])]
-
-
-class StrictBody(BaseModel):
-    # Unknown fields are an error, not ignored: nobody can make themselves admin by
-    # sending {"role": "admin"} to /users/me.
-    model_config = ConfigDict(extra="forbid")
 
 
 class UserOut(BaseModel):
@@ -44,6 +42,14 @@ class UserPage(BaseModel):
 
 
 class UserCreate(StrictBody):
+    model_config = example(
+        username="alice",
+        email="alice@example.com",
+        password="correct horse battery staple",
+        full_name="Alice Liddell",
+        role="user",
+    )
+
     username: Username
     email: Email
     password: Annotated[str, Field(min_length=1, max_length=1024)]
@@ -52,6 +58,8 @@ class UserCreate(StrictBody):
 
 
 class ProfileUpdate(StrictBody):
+    model_config = example(full_name="Alice Liddell")
+
     """Only the fields sent change; an empty full_name clears it."""
 
     full_name: FullName | None = None
@@ -60,6 +68,8 @@ class ProfileUpdate(StrictBody):
 
 
 class AdminUserUpdate(StrictBody):
+    model_config = example(role="admin", disabled=False)
+
     """An admin's change to a user; only the fields sent change."""
 
     full_name: FullName | None = None
@@ -69,11 +79,18 @@ class AdminUserUpdate(StrictBody):
 
 
 class PasswordChange(StrictBody):
+    model_config = example(
+        current_password="correct horse battery staple",
+        new_password="a new and much longer passphrase",
+    )
+
     current_password: Annotated[str, Field(min_length=1, max_length=1024)]
     new_password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 class RecoveryCodesRequest(StrictBody):
+    model_config = example(password="correct horse battery staple", code="123456")
+
     password: Annotated[str, Field(min_length=1, max_length=1024)]
     code: Annotated[str, Field(min_length=1, max_length=64, examples=["123456"])]
 

@@ -1,0 +1,519 @@
+"""Cold start of the deployment package: import time and time to first response.
+
+    python -m bench.cold_start [--runs N] [--output PATH]      (or: make bench-cold)
+
+Builds the x86_64 package the way `sam build` does (functions/api/Makefile, target
+build-ApiFunction) into a temporary directory, then starts N fresh CPython 3.13
+processes per variant, each the way the Lambda runtime sees the package: isolated
+(`-I -S`: no project venv, no user or site packages, no PYTHON* variables), the package
+first on sys.path, `-B` (Lambda's /var/task is read-only, so nothing is written back).
+Each process imports `authapi.main`, then calls `handler(event, context)` with API
+Gateway HTTP API v2 events (from tests/events): `GET /health` (no AWS) and then
+`POST /auth/login` with a wrong password for an existing user, which reads the SSM key
+sets and the user from DynamoDB (a moto server on loopback started by this script) and
+verifies an argon2id hash. Variants:
+
+* with bytecode: the package as built (precompiled, unchecked-hash .pyc files);
+* without bytecode: a copy with every `__pycache__` removed, so each process compiles
+  every module it imports;
+* floor: a process that only imports fastapi and botocore from the same package and
+  creates a DynamoDB client, i.e. what any FastAPI-on-botocore function pays.
+
+Times are CLOCK_MONOTONIC (system-wide on Linux), so "since spawn" spans interpreter
+start-up too. The variants are interleaved per round so that drift spreads over all.
+The "## Cold start" section of BENCHMARKS.md is replaced (or appended); nothing else
+in the file is touched.
+
+The helpers here (finding the runtime Python, building the package, the isolated
+driver) are shared with tests/build/test_artifact.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTION_MAKEFILE = ROOT / "functions" / "api" / "Makefile"
+EVENTS = ROOT / "tests" / "events"
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+SECTION = "## Cold start"
+RUNTIME_VERSION = (3, 13)
+STAGE = "coldstart"
+PLACEHOLDER = re.compile(r"__[A-Z0-9_]+__")
+
+USERNAME = "cold.start"
+PASSWORD = "correct horse battery staple"  # noqa: S105 - a throwaway user in moto
+WRONG_PASSWORD = "correct horse battery stapler"  # noqa: S105 - same length, one char more
+
+
+# ---- the runtime Python and the package --------------------------------------------------
+
+
+def _is_runtime_python(candidate: str) -> bool:
+    try:
+        done = subprocess.run(  # noqa: S603 - a Python interpreter, fixed arguments
+            [candidate, "-I", "-c", "import sys; print(sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0 and done.stdout.strip() == str(RUNTIME_VERSION)
+
+
+def find_runtime_python() -> Path | None:
+    """CPython 3.13, the Lambda runtime's version: $RUNTIME_PYTHON, else pyenv's newest
+    3.13.x, else python3.13 on PATH (the Makefile's order). None if none works."""
+    candidates: list[str] = []
+    if os.environ.get("RUNTIME_PYTHON"):
+        candidates.append(os.environ["RUNTIME_PYTHON"])
+    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    found = sorted(Path(pyenv_root, "versions").glob("3.13*/bin/python3.13"))
+    candidates.extend(str(path) for path in reversed(found))
+    on_path = shutil.which("python3.13")
+    if on_path:
+        candidates.append(on_path)
+    for candidate in candidates:
+        if _is_runtime_python(candidate):
+            return Path(candidate)
+    return None
+
+
+def build_artifact(destination: Path, python: Path, arch: str = "x86_64") -> None:
+    """The package `sam build` makes, via the same Makefile target, into `destination`."""
+    subprocess.run(  # noqa: S603 - fixed arguments, no shell
+        [  # noqa: S607 - make from PATH, as sam build runs it
+            "make",
+            "--no-print-directory",
+            "-f",
+            str(FUNCTION_MAKEFILE),
+            "build-ApiFunction",
+            f"ARTIFACTS_DIR={destination}",
+            f"LAMBDA_ARCH={arch}",
+            f"RUNTIME_PYTHON={python}",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+
+
+def tree_size(root: Path) -> int:
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+
+
+def zipped_size(root: Path, work: Path) -> int:
+    archive = shutil.make_archive(str(work / root.name), "zip", root_dir=root)
+    try:
+        return Path(archive).stat().st_size
+    finally:
+        Path(archive).unlink()
+
+
+def without_bytecode(package: Path, destination: Path) -> Path:
+    """A copy of the package with every __pycache__ removed."""
+    shutil.copytree(package, destination, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination
+
+
+def mib(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+# ---- events ---------------------------------------------------------------------------------
+
+
+def _fill(value: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        for name, replacement in values.items():
+            value = value.replace(f"__{name}__", replacement)
+        return value
+    if isinstance(value, dict):
+        return {key: _fill(item, values) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill(item, values) for item in value]
+    return value
+
+
+def _checked(event: dict[str, Any]) -> dict[str, Any]:
+    event["requestContext"]["requestId"] = uuid.uuid4().hex
+    leftover = sorted(set(PLACEHOLDER.findall(json.dumps(event))))
+    if leftover:
+        raise RuntimeError(f"unfilled placeholders in an event: {leftover}")
+    return event
+
+
+def login_event(username: str, password: str) -> dict[str, Any]:
+    """tests/events' HTTP API v2 `POST /auth/login`, with this body."""
+    template = json.loads((EVENTS / "http_api_v2_post_auth_login.json").read_text("utf-8"))
+    body = json.dumps({"username": username, "password": password})
+    template["body"] = body
+    filled: dict[str, Any] = _fill(template, {"CONTENT_LENGTH": str(len(body.encode()))})
+    return _checked(filled)
+
+
+def health_event() -> dict[str, Any]:
+    """tests/events' HTTP API v2 `GET /users/me`, turned into `GET /health` (no token)."""
+    event: dict[str, Any] = json.loads(
+        (EVENTS / "http_api_v2_get_users_me.json").read_text("utf-8")
+    )
+    event["rawPath"] = "/health"
+    event["requestContext"]["http"]["path"] = "/health"
+    event["pathParameters"] = {"proxy": "health"}
+    del event["headers"]["authorization"]
+    return _checked(event)
+
+
+# ---- the isolated process -----------------------------------------------------------------
+
+# Runs in the runtime Python with `-I -S -B -c DRIVER <package> <mode>`, events as JSON
+# on stdin. Standard library and the package only; prints one JSON object.
+DRIVER = r"""
+import time
+started = time.monotonic()
+import json, sys
+package, mode = sys.argv[1], sys.argv[2]
+sys.path.insert(0, package)
+events = json.load(sys.stdin)
+report = {"started": started}
+
+class Context:
+    function_name = "authapi-ApiFunction"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:authapi-ApiFunction"
+    memory_limit_in_mb = 1024
+    aws_request_id = "cold-start"
+    log_group_name = "/aws/lambda/authapi-ApiFunction"
+    log_stream_name = "cold-start"
+    identity = None
+    client_context = None
+
+    def get_remaining_time_in_millis(self):
+        return 10000
+
+if mode == "floor":
+    import fastapi, botocore.session
+    botocore.session.get_session().create_client("dynamodb")
+    report["ready"] = time.monotonic()
+else:
+    import authapi.main
+    report["imported"] = time.monotonic()
+    responses = []
+    for event in events:
+        result = authapi.main.handler(event, Context())
+        responses.append({"status": result["statusCode"], "body": result.get("body")})
+        report.setdefault("answered", []).append(time.monotonic())
+    report["responses"] = responses
+    report["modules"] = sorted(
+        name for name, module in sys.modules.items()
+        if (getattr(module, "__file__", None) or "").startswith(package)
+    )
+    report["outside"] = sorted(
+        name for name, module in sys.modules.items()
+        if name.split(".")[0] in {"authapi", "botocore", "pynamodb", "cryptography", "argon2",
+                                  "fastapi", "mangum", "pydantic", "jwt", "_cffi_backend"}
+        and not (getattr(module, "__file__", None) or package).startswith(package)
+    )
+print(json.dumps(report))
+"""
+
+
+def lambda_environment(endpoint: str | None, home: Path, stage: str = STAGE) -> dict[str, str]:
+    """What the function reads from its environment, and nothing from this machine's
+    AWS configuration: fake credentials, the stage's table and SSM path, the endpoint."""
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(home / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "TABLE_NAME": f"authapi-{stage}",
+        "SSM_PARAMETER_PREFIX": f"/authapi/{stage}",
+    }
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    return env
+
+
+@dataclass(frozen=True)
+class Run:
+    spawned: float
+    report: dict[str, Any]
+
+    def since_spawn(self, key: str, index: int | None = None) -> float:
+        value = self.report[key] if index is None else self.report[key][index]
+        return float(value) - self.spawned
+
+    @property
+    def import_seconds(self) -> float:
+        return float(self.report["imported"]) - float(self.report["started"])
+
+
+def run_isolated(
+    python: Path,
+    package: Path,
+    mode: str,
+    env: Mapping[str, str],
+    events: list[dict[str, Any]],
+) -> Run:
+    """One fresh runtime-Python process on the package (see DRIVER)."""
+    spawned = time.monotonic()
+    done = subprocess.run(  # noqa: S603 - the runtime Python, fixed arguments
+        [str(python), "-I", "-S", "-B", "-c", DRIVER, str(package), mode],
+        input=json.dumps(events),
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        cwd=package,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{mode} process failed ({done.returncode}):\n{done.stderr}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return Run(spawned, report)
+
+
+# ---- the moto server ------------------------------------------------------------------------
+
+
+@dataclass
+class Moto:
+    """A loopback moto server with the template's table and the stage's key sets."""
+
+    endpoint: str
+    _users: int = 0
+
+    def new_user(self) -> str:
+        """A fresh user (each gets its own failure budget, so a wrong password answers
+        401 on every run instead of 429 after a few)."""
+        from authapi.core.config import get_settings
+        from authapi.users import service
+
+        self._users += 1
+        username = f"{USERNAME}{self._users}"
+        service.create_user(
+            get_settings(), username=username, email=f"{username}@example.com", password=PASSWORD
+        )
+        return username
+
+
+@contextmanager
+def moto_server() -> Iterator[Moto]:
+    """Start moto on loopback and point this process's authapi (the dev install, used
+    only to create users) at it with the same variables the isolated processes get."""
+    from moto.server import ThreadedMotoServer
+
+    from infra.local import free_port
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto request
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        names = [
+            *("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"),
+            *("AWS_ENDPOINT_URL", "TABLE_NAME", "SSM_PARAMETER_PREFIX"),
+        ]
+        environment = lambda_environment(endpoint, Path("/nonexistent"))
+        os.environ.update({name: environment[name] for name in names})
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            os.environ.pop(name, None)
+        _prepare()
+        yield Moto(endpoint)
+    finally:
+        server.stop()
+
+
+def _prepare() -> None:
+    import boto3
+
+    from authapi.core import db, secrets
+    from authapi.core.config import get_settings
+    from infra.secrets import ensure_secrets
+    from infra.template import create_tables
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    create_tables(boto3.client("dynamodb"), {"UsersTable": settings.table_name})
+    ensure_secrets(boto3.client("ssm"), STAGE)
+    secrets.reset_cache()
+    db.bind(settings)
+
+
+# ---- measuring and reporting ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stats:
+    median: float
+    minimum: float
+    maximum: float
+
+    @classmethod
+    def of(cls, samples: list[float]) -> Stats:
+        return cls(statistics.median(samples), min(samples), max(samples))
+
+    def cells(self) -> str:
+        return f"{self.median * 1000:.0f} | {self.minimum * 1000:.0f}-{self.maximum * 1000:.0f}"
+
+
+@dataclass(frozen=True)
+class Results:
+    runs: int
+    python: str
+    unzipped: int
+    zipped: int
+    rows: list[tuple[str, str, Stats]]
+
+
+def _check_responses(run: Run) -> None:
+    statuses = [response["status"] for response in run.report["responses"]]
+    if statuses != [200, 401]:
+        raise RuntimeError(f"unexpected responses: {run.report['responses']}")
+    if run.report["outside"]:
+        raise RuntimeError(f"modules loaded from outside the package: {run.report['outside']}")
+
+
+def measure(runs: int, python: Path, work: Path) -> Results:
+    package = work / "package"
+    build_artifact(package, python)
+    plain = without_bytecode(package, work / "package-without-bytecode")
+    unzipped, zipped = tree_size(package), zipped_size(package, work)
+    home = work / "home"
+    home.mkdir()
+    with moto_server() as moto:
+        env = lambda_environment(moto.endpoint, home)
+
+        def events() -> list[dict[str, Any]]:
+            return [health_event(), login_event(moto.new_user(), WRONG_PASSWORD)]
+
+        variants = {"with bytecode": package, "without bytecode": plain}
+        samples: dict[str, dict[str, list[float]]] = {
+            name: {"import": [], "health": [], "login": [], "floor": []} for name in variants
+        }
+        # One untimed round first: the page cache holds both copies, moto is warm.
+        for path in variants.values():
+            _check_responses(run_isolated(python, path, "handler", env, events()))
+            run_isolated(python, path, "floor", env, [])
+        for round_ in range(runs):
+            order = list(variants.items())
+            if round_ % 2:
+                order.reverse()
+            for name, path in order:
+                handled = run_isolated(python, path, "handler", env, events())
+                _check_responses(handled)
+                samples[name]["import"].append(handled.import_seconds)
+                samples[name]["health"].append(handled.since_spawn("answered", 0))
+                samples[name]["login"].append(handled.since_spawn("answered", 1))
+                floor = run_isolated(python, path, "floor", env, [])
+                samples[name]["floor"].append(floor.since_spawn("ready"))
+    labels = {
+        "import": "import `authapi.main` (in process)",
+        "health": "spawn → first response, `GET /health`",
+        "login": "spawn → `POST /auth/login` answered (after /health; DynamoDB + SSM + argon2)",
+        "floor": "floor: spawn → fastapi + botocore imported, DynamoDB client created",
+    }
+    rows = [
+        (variant, labels[key], Stats.of(values))
+        for key in labels
+        for variant, by_key in samples.items()
+        for values in [by_key[key]]
+    ]
+    version = subprocess.run(  # noqa: S603 - the runtime Python, fixed arguments
+        [str(python), "-I", "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return Results(runs, f"CPython {version}", unzipped, zipped, rows)
+
+
+def section(results: Results) -> str:
+    table = "\n".join(
+        f"| {label} | {variant} | {stats.cells()} |" for variant, label, stats in results.rows
+    )
+    return f"""{SECTION}
+
+How to run: `make bench-cold` (or `.venv/bin/python -m bench.cold_start --runs N`); this
+section is written by that command (the rest of the file by `make bench`).
+
+The x86_64 package built by `functions/api/Makefile` (what `sam build` ships, here for
+this machine's architecture): {mib(results.unzipped)} unzipped, {mib(results.zipped)}
+zipped. Each sample is a fresh {results.python} process started as
+`-I -S -B` with only the package on sys.path (no venv, no site-packages), calling
+`authapi.main.handler` with API Gateway HTTP API v2 events from `tests/events`, against a
+moto server on loopback. "Without bytecode" is a copy with every `__pycache__` removed
+(`-B`: nothing is written back, as on Lambda's read-only /var/task). {results.runs} runs
+per variant after one untimed round, variants interleaved; times are CLOCK_MONOTONIC,
+"spawn" is just before the process is started, so interpreter start-up is included.
+This machine is not Lambda (no Firecracker start, no code download, a different CPU and
+filesystem): compare the rows with each other, not with Lambda's Init Duration.
+
+| Measure | Variant | Median ms | Min-max ms |
+|---|---|--:|--:|
+{table}
+"""
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace the "## Cold start" section (up to the next "## " heading) or append it."""
+    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    lines = current.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    if start is None:
+        updated = current.rstrip("\n") + "\n\n" + text
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        tail = "".join(lines[end:])
+        updated = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
+    path.write_text(updated, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="fresh processes per variant (5)")
+    parser.add_argument(
+        "--output", type=Path, default=BENCHMARKS, help="file whose Cold start section to write"
+    )
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    python = find_runtime_python()
+    if python is None:
+        parser.error("no CPython 3.13 found: set RUNTIME_PYTHON=/path/to/python3.13")
+    with tempfile.TemporaryDirectory(prefix="authapi-cold-") as work:
+        results = measure(args.runs, python, Path(work))
+    text = section(results)
+    write_section(args.output, text)
+    print(text)
+    print(f"Wrote the {SECTION!r} section of {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""The deployment package is complete: it runs on the runtime Python with nothing else.
+
+The package is built the way `sam build` builds it (functions/api/Makefile, target
+build-ApiFunction), for x86_64 so that this machine can run it, into a temporary
+directory. A CPython 3.13 process (the Lambda runtime's version) then starts isolated
+(`-I -S`: no project venv, no site-packages, no PYTHON* variables) with only the package
+on sys.path, imports `authapi.main` and calls `handler(event, context)` with API Gateway
+HTTP API v2 events. A dependency that the dev venv happens to provide but
+pyproject.toml does not declare fails here, not in production.
+
+Skipped when no CPython 3.13 is found, except under CI (CI set), where that fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from authapi.core import db
+from authapi.core.config import Settings
+from authapi.users import service
+from bench.cold_start import (
+    build_artifact,
+    find_runtime_python,
+    health_event,
+    lambda_environment,
+    login_event,
+    mib,
+    run_isolated,
+    tree_size,
+    zipped_size,
+)
+from tests.support import PASSWORD
+
+pytestmark = pytest.mark.build
+
+# AWS Lambda quotas for a .zip deployment package.
+MAX_UNZIPPED = 262_144_000
+MAX_ZIPPED_DIRECT_UPLOAD = 50 * 1024 * 1024
+# What the function needs at run time, each of which must load from the package.
+RUNTIME_PACKAGES = {"authapi", "fastapi", "mangum", "pynamodb", "botocore", "cryptography"}
+LOGIN_PACKAGES = {"argon2", "_argon2_cffi_bindings", "jwt", "pyotp"}
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (under CI the package check must run, not skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def runtime_python() -> Path:
+    if shutil.which("make") is None:
+        _unavailable("make is not installed")
+    python = find_runtime_python()
+    if python is None:
+        _unavailable("no CPython 3.13 (the Lambda runtime's version): set RUNTIME_PYTHON")
+    assert python is not None
+    return python
+
+
+@pytest.fixture(scope="module")
+def package(runtime_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    destination = tmp_path_factory.mktemp("artifact") / "ApiFunction"
+    build_artifact(destination, runtime_python, arch="x86_64")
+    return destination
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty HOME: no ~/.aws of this machine reaches the function."""
+    return tmp_path
+
+
+def _top_level(modules: list[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+def test_package_size_and_contents(
+    package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unzipped = tree_size(package)
+    zipped = zipped_size(package, tmp_path)
+    with capsys.disabled():
+        print(f"\nApiFunction package (x86_64): {mib(unzipped)} unzipped, {mib(zipped)} zipped")
+    assert unzipped < MAX_UNZIPPED
+    assert zipped < MAX_ZIPPED_DIRECT_UPLOAD
+    static = package / "authapi" / "account" / "static"
+    assert {path.name for path in static.iterdir()} >= {
+        "account.html",
+        "account.css",
+        "account.js",
+    }
+    assert (package / "botocore" / "data" / "dynamodb").is_dir()
+    assert (package / "botocore" / "data" / "ssm").is_dir()
+    for pruned in ("boto3", "pip", "setuptools", "bin"):
+        assert not (package / pruned).exists(), pruned
+    uncompiled = [
+        str(source.relative_to(package))
+        for source in package.rglob("*.py")
+        if not (source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc").is_file()
+    ]
+    assert uncompiled == []
+
+
+def test_health_without_aws(runtime_python: Path, package: Path, home: Path) -> None:
+    run = run_isolated(
+        runtime_python, package, "handler", lambda_environment(None, home), [health_event()]
+    )
+    [response] = run.report["responses"]
+    assert response["status"] == 200, response
+    assert json.loads(response["body"]) == {"status": "ok"}
+    assert run.report["outside"] == []
+    assert _top_level(run.report["modules"]) >= RUNTIME_PACKAGES
+
+
+def test_login_against_dynamodb_and_ssm(
+    runtime_python: Path, package: Path, home: Path, server_aws: str, settings: Settings
+) -> None:
+    db.bind(settings)
+    user = service.create_user(
+        settings, username="artifact.check", email="artifact.check@example.com", password=PASSWORD
+    )
+    run = run_isolated(
+        runtime_python,
+        package,
+        "handler",
+        lambda_environment(server_aws, home, stage="test"),
+        [login_event(user.username, PASSWORD + "x"), login_event(user.username, PASSWORD)],
+    )
+    wrong, right = run.report["responses"]
+    assert (wrong["status"], json.loads(wrong["body"])["code"]) == (401, "INVALID_CREDENTIALS")
+    # The correct password reaches the second step: an MFA token signed with the
+    # Ed25519 key from SSM (cryptography and pyjwt from the package).
+    assert right["status"] == 200, right
+    assert json.loads(right["body"])["mfa_token"]
+    assert run.report["outside"] == []
+    assert _top_level(run.report["modules"]) >= RUNTIME_PACKAGES | LOGIN_PACKAGES
