@@ -146,3 +146,11 @@ def test_nist_5_1_1_2_api_rejects_a_common_password_and_creates_nothing(
     assert "password" in response.json()["detail"]
     assert "most commonly used" in response.json()["detail"]
     assert repository.find_for_login("bob")[0] is None
+
+
+@pytest.mark.parametrize(
+    "password", ["000000000000", "W00000000000", "abababababab", "aAaAbBbB1111"]
+)
+def test_nist_5_1_1_2_repetitive_passwords_are_rejected(password: str) -> None:
+    with pytest.raises(PolicyViolation, match="repetitive"):
+        check_password(password, "someone", Settings())

@@ -55,9 +55,14 @@ def error_response(
     return JSONResponse({"detail": detail, "code": code}, status_code=status_code, headers=headers)
 
 
+# Any request can be refused for its size (413) or its shape (422): documented on every
+# route, so the OpenAPI document lists every answer a client can get.
+_ALWAYS = (413, 422)
+
+
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries documenting the contract's error body."""
-    return {code: {"model": ErrorOut} for code in status_codes}
+    return {code: {"model": ErrorOut} for code in sorted({*status_codes, *_ALWAYS})}
 
 
 def _headers_for(exc: errors.DomainError, status_code: int) -> dict[str, str] | None:
@@ -95,6 +100,14 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == status.HTTP_400_BAD_REQUEST:
+        # FastAPI's answer to a body it cannot decode (not UTF-8, not JSON): for the
+        # contract that is malformed input like any other, a 422.
+        return error_response(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "VALIDATION_ERROR",
+            "Invalid request: the body could not be decoded.",
+        )
     code, detail = _CODE_BY_STATUS.get(exc.status_code, ("HTTP_ERROR", "Request failed."))
     return error_response(exc.status_code, code, detail, dict(exc.headers or {}))
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
-from authapi import docs, http_errors
+from authapi import docs, http_errors, warmup
 from authapi.account.routes import router as account_router
 from authapi.audit.routes import router as audit_router
 from authapi.auth.routes import router as auth_router
@@ -70,4 +70,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 app = create_app()
+if warmup.in_lambda():
+    warmup.prepare_container(get_settings())
 handler = Mangum(app, lifespan="off")

@@ -28,7 +28,7 @@ router = APIRouter(tags=["auth"])
 @router.post(
     "/token",
     response_model=TokensOut,
-    responses=error_responses(401, 403, 422, 503),
+    responses=error_responses(401, 403, 422, 503, 429),
     summary="OAuth2 password grant: password immediately followed by the 6-digit code",
 )
 def token(
@@ -42,7 +42,7 @@ def token(
 @router.post(
     "/auth/login",
     response_model=MfaChallengeOut,
-    responses=error_responses(401, 422, 503),
+    responses=error_responses(401, 422, 503, 429),
     summary="Step one: username and password, answered with an mfa_token",
 )
 def login(body: LoginRequest, service: AuthServiceDep) -> MfaChallengeOut:
@@ -52,7 +52,7 @@ def login(body: LoginRequest, service: AuthServiceDep) -> MfaChallengeOut:
 @router.post(
     "/auth/mfa/verify",
     response_model=TokensOut,
-    responses=error_responses(401, 422, 503),
+    responses=error_responses(401, 422, 503, 429),
     summary="Step two: a TOTP code or an unused recovery code",
 )
 def verify_mfa(body: MfaCodeRequest, service: AuthServiceDep) -> TokensOut:
@@ -72,7 +72,7 @@ def start_mfa_setup(body: MfaTokenRequest, service: AuthServiceDep) -> TotpEnrol
 @router.post(
     "/auth/mfa/setup/confirm",
     response_model=EnrolledTokensOut,
-    responses=error_responses(401, 422, 503),
+    responses=error_responses(401, 422, 503, 429),
     summary="First login: confirm TOTP with its first code; returns recovery codes once",
 )
 def confirm_mfa_setup(body: MfaCodeRequest, service: AuthServiceDep) -> EnrolledTokensOut:

@@ -97,6 +97,11 @@ def _subclasses(cls: type[Model]) -> list[type[Model]]:
     return found
 
 
+def warm_connection() -> None:
+    """Create the botocore DynamoDB client now (it is created lazily otherwise)."""
+    _ = TableItem._get_connection().connection.client
+
+
 def connection() -> Connection:
     """The low-level connection, for transactions across item types."""
     return TableItem._get_connection().connection

@@ -30,6 +30,9 @@ def common_passwords() -> frozenset[str]:
     return entries
 
 
+MIN_DISTINCT_CHARACTERS = 5
+
+
 def check_password(password: str, username: str, settings: Settings) -> None:
     if len(password) < settings.password_min_length:
         raise PolicyViolation(
@@ -41,6 +44,9 @@ def check_password(password: str, username: str, settings: Settings) -> None:
         )
     if username and username.lower() in password.lower():
         raise PolicyViolation("password: must not contain the username.")
+    if len(set(password.lower())) < MIN_DISTINCT_CHARACTERS:
+        # NIST 800-63B 5.1.1.2 names repetitive strings ("000000000000") as ones to refuse.
+        raise PolicyViolation("password: is too repetitive; use more different characters.")
     if password.strip().lower() in common_passwords():
         raise PolicyViolation(
             "password: is one of the most commonly used passwords; choose another."

@@ -67,6 +67,11 @@ def _dummy_hash() -> str:
     return hash_password("dummy password used only to spend time")
 
 
+def prepare_dummy_hash() -> None:
+    """Compute the dummy hash ahead of time (at container init)."""
+    _dummy_hash()
+
+
 def burn_verification_time(password: str) -> None:
     """Spend what a real verification costs, for logins of unknown users.
 
