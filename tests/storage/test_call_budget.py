@@ -77,10 +77,10 @@ def test_login_reads_at_most_two_items(
     assert response.status_code == 200
     reads = [op for op in aws_calls.operations if op in {"GetItem", "Query", "Scan"}]
     assert reads == ["GetItem", "GetItem"]
-    # Writes its controls need: the TOTP step claim (single use), the audit event,
-    # then the session + refresh token in one transaction.
+    # Writes its controls need: the TOTP step claim (single use), the session + refresh
+    # token in one transaction, then the audit event (recorded once the session exists).
     writes = [op for op in aws_calls.operations if op not in {"GetItem", "GetParameters"}]
-    assert writes == ["UpdateItem", "PutItem", "TransactWriteItems"]
+    assert writes == ["UpdateItem", "TransactWriteItems", "PutItem"]
 
 
 def test_no_scan_anywhere_in_a_full_flow(
