@@ -48,6 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support import fill_placeholders
+
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_MAKEFILE = ROOT / "functions" / "api" / "Makefile"
 EVENTS = ROOT / "tests" / "events"
@@ -140,18 +142,6 @@ def mib(size: int) -> str:
 # ---- events ---------------------------------------------------------------------------------
 
 
-def _fill(value: Any, values: Mapping[str, str]) -> Any:
-    if isinstance(value, str):
-        for name, replacement in values.items():
-            value = value.replace(f"__{name}__", replacement)
-        return value
-    if isinstance(value, dict):
-        return {key: _fill(item, values) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_fill(item, values) for item in value]
-    return value
-
-
 def _checked(event: dict[str, Any]) -> dict[str, Any]:
     event["requestContext"]["requestId"] = uuid.uuid4().hex
     leftover = sorted(set(PLACEHOLDER.findall(json.dumps(event))))
@@ -165,7 +155,9 @@ def login_event(username: str, password: str) -> dict[str, Any]:
     template = json.loads((EVENTS / "http_api_v2_post_auth_login.json").read_text("utf-8"))
     body = json.dumps({"username": username, "password": password})
     template["body"] = body
-    filled: dict[str, Any] = _fill(template, {"CONTENT_LENGTH": str(len(body.encode()))})
+    filled: dict[str, Any] = fill_placeholders(
+        template, {"CONTENT_LENGTH": str(len(body.encode()))}
+    )
     return _checked(filled)
 
 

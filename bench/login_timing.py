@@ -68,6 +68,7 @@ from authapi.security import passwords, totp  # noqa: E402
 from authapi.users import service  # noqa: E402
 from infra.secrets import ensure_secrets, key_set_parameters  # noqa: E402
 from infra.template import create_tables  # noqa: E402
+from tests.support import fill_placeholders  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "tests" / "events"
@@ -86,18 +87,6 @@ WRONG_CODE = "000000"
 # ---- events -----------------------------------------------------------------------------
 
 
-def _fill(value: Any, values: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        for name, replacement in values.items():
-            value = value.replace(f"__{name}__", replacement)
-        return value
-    if isinstance(value, dict):
-        return {key: _fill(item, values) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_fill(item, values) for item in value]
-    return value
-
-
 def _event(template: dict[str, Any], body: bytes, **values: str) -> dict[str, Any]:
     """A copy of a tests/events fixture with its body, Content-Length and placeholders set."""
     event: dict[str, Any] = json.loads(json.dumps(template))
@@ -107,7 +96,7 @@ def _event(template: dict[str, Any], body: bytes, **values: str) -> dict[str, An
         event["body"] = body.decode("utf-8")
     fills = {key.upper(): value for key, value in values.items()}
     fills["CONTENT_LENGTH"] = str(len(body))
-    event = _fill(event, fills)
+    event = fill_placeholders(event, fills)
     event["requestContext"]["requestId"] = uuid.uuid4().hex
     leftover = sorted(set(PLACEHOLDER.findall(json.dumps(event))))
     if leftover:

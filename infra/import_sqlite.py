@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.seed_admin import table_from_stack
+from infra.target import add_target_arguments, point_at_target
 
 EXPECTED_COLUMNS = (
     "id",
@@ -357,11 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path", type=Path, help="the tutorial's SQLite file")
     parser.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    target = parser.add_mutually_exclusive_group()
-    target.add_argument("--stack-name", help="read the table name from this stack's outputs")
-    target.add_argument("--table", help="table name")
-    parser.add_argument("--endpoint-url", help="e.g. the local moto server")
-    parser.add_argument("--region", default=None)
+    add_target_arguments(parser)
     args = parser.parse_args(argv)
 
     try:
@@ -370,14 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Nothing imported: {exc}", file=sys.stderr)
         return 2
 
-    if args.region:
-        os.environ["AWS_REGION"] = args.region
-    if args.endpoint_url:
-        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
-    if args.stack_name:
-        os.environ["TABLE_NAME"] = table_from_stack(args.stack_name, args.region)
-    elif args.table:
-        os.environ["TABLE_NAME"] = args.table
+    point_at_target(args)
 
     from authapi.core.errors import ServiceUnavailable
 

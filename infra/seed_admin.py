@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import secrets
 import sys
 from dataclasses import dataclass
 
-import boto3
 import segno
+
+from infra.target import add_target_arguments, point_at_target
 
 GENERATED_PASSWORD_BYTES = 18  # 24 URL-safe characters, 144 bits
 
@@ -80,16 +80,6 @@ def seed_admin(
     )
 
 
-def table_from_stack(stack_name: str, region: str | None) -> str:
-    stack = boto3.client("cloudformation", region_name=region).describe_stacks(
-        StackName=stack_name
-    )["Stacks"][0]
-    for output in stack.get("Outputs", []):
-        if output["OutputKey"] == "TableName":
-            return str(output["OutputValue"])
-    raise SystemExit(f"Stack {stack_name} has no TableName output.")
-
-
 def _read_password(args: argparse.Namespace) -> str | None:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -138,21 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--password-stdin", action="store_true", help="read the password")
     source.add_argument("--generate-password", action="store_true")
     parser.add_argument("--json", action="store_true", help="print a JSON object")
-    target = parser.add_mutually_exclusive_group()
-    target.add_argument("--stack-name", help="read the table name from this stack's outputs")
-    target.add_argument("--table", help="table name")
-    parser.add_argument("--endpoint-url", help="e.g. the local moto server")
-    parser.add_argument("--region", default=None)
+    add_target_arguments(parser)
     args = parser.parse_args(argv)
 
-    if args.region:
-        os.environ["AWS_REGION"] = args.region
-    if args.endpoint_url:
-        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
-    if args.stack_name:
-        os.environ["TABLE_NAME"] = table_from_stack(args.stack_name, args.region)
-    elif args.table:
-        os.environ["TABLE_NAME"] = args.table
+    point_at_target(args)
 
     from authapi.core.errors import DomainError
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import pyotp
 from fastapi.testclient import TestClient
 
@@ -100,3 +102,31 @@ class Directory:
 
     def user(self) -> Account:
         return self.sign_in(self.create(Role.USER))
+
+
+def fill_placeholders(value: Any, values: Mapping[str, str]) -> Any:
+    """An event fixture (tests/events) with every `__NAME__` replaced by values[NAME]."""
+    if isinstance(value, str):
+        for name, replacement in values.items():
+            value = value.replace(f"__{name}__", replacement)
+        return value
+    if isinstance(value, dict):
+        return {key: fill_placeholders(item, values) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fill_placeholders(item, values) for item in value]
+    return value
+
+
+def table_items(table_name: str) -> list[dict[str, Any]]:
+    """Every item of the table, in a stable order (boto3 pointed at moto by the fixtures).
+    A Scan, which is fine in a test: the service itself never scans."""
+    dynamodb = boto3.client("dynamodb")
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table_name}
+    while True:
+        page = dynamodb.scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(items, key=lambda item: (item["pk"]["S"], item["sk"]["S"]))

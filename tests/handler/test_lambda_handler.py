@@ -27,7 +27,7 @@ from mangum.types import LambdaCognitoIdentity, LambdaMobileClientContext
 from authapi.core import db
 from authapi.core.config import Settings
 from authapi.users.schemas import UserOut
-from tests.support import Clock, Directory
+from tests.support import Clock, Directory, fill_placeholders
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 PLACEHOLDER = re.compile(r"__[A-Z0-9_]+__")
@@ -90,18 +90,6 @@ class GatewayResponse:
 Invoke = Callable[[dict[str, Any]], GatewayResponse]
 
 
-def _fill(value: Any, values: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        for name, replacement in values.items():
-            value = value.replace(f"__{name}__", replacement)
-        return value
-    if isinstance(value, dict):
-        return {key: _fill(item, values) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_fill(item, values) for item in value]
-    return value
-
-
 def load_event(name: str, **values: str) -> dict[str, Any]:
     """A fixture from tests/events with its __PLACEHOLDERS__ filled in.
 
@@ -114,14 +102,14 @@ def load_event(name: str, **values: str) -> dict[str, Any]:
     raw_body = b""
     if isinstance(body, str):
         if event["isBase64Encoded"]:
-            event["body"] = _fill(body, fills)
+            event["body"] = fill_placeholders(body, fills)
             raw_body = base64.b64decode(event["body"], validate=True)
         else:
             escaped = {key: json.dumps(value)[1:-1] for key, value in fills.items()}
-            event["body"] = _fill(body, escaped)
+            event["body"] = fill_placeholders(body, escaped)
             raw_body = event["body"].encode()
     fills["CONTENT_LENGTH"] = str(len(raw_body))
-    event = _fill(event, fills)
+    event = fill_placeholders(event, fills)
     leftover = sorted(set(PLACEHOLDER.findall(json.dumps(event))))
     assert not leftover, f"{name}: unfilled placeholders {leftover}"
     return event

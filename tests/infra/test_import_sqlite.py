@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
-import boto3
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
@@ -31,6 +30,7 @@ from fastapi.testclient import TestClient
 from authapi.core.config import Settings
 from authapi.users import repository
 from authapi.users.domain import Role
+from tests.support import table_items
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SUMMARY = re.compile(r"(\d+) imported, (\d+) skipped")
@@ -169,24 +169,10 @@ def run_import(
     )
 
 
-def table_items(settings: Settings) -> list[dict[str, Any]]:
-    """Every item of the table, in a stable order (the fixture points boto3 at moto)."""
-    dynamodb = boto3.client("dynamodb")
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": settings.table_name}
-    while True:
-        page = dynamodb.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(items, key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
-
-
 def stored_users(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         item["username"]["S"]: item
-        for item in table_items(settings)
+        for item in table_items(settings.table_name)
         if item["pk"]["S"].startswith("USER#") and item["sk"]["S"] == "USER"
     }
 
@@ -251,12 +237,12 @@ def test_dry_run_writes_nothing_and_reports_the_same(
     server_aws: str, settings: Settings, tutorial_db: TutorialDb
 ) -> None:
     """--dry-run gives the report the real run gives, and leaves the table untouched."""
-    before = table_items(settings)
+    before = table_items(settings.table_name)
 
     dry = run_import(server_aws, settings.table_name, tutorial_db.path, "--dry-run")
 
     assert dry.returncode == 0, dry.stderr
-    assert table_items(settings) == before
+    assert table_items(settings.table_name) == before
     assert_report(dry.stdout, EXPECTED_LINES, (4, 5))
     assert "dry run" in dry.stdout.lower(), dry.stdout
     assert_no_secrets(dry, tutorial_db)
@@ -274,12 +260,12 @@ def test_second_run_changes_nothing(
     exits 0 and leaves the table as it was; a dry run then says the same."""
     first = run_import(server_aws, settings.table_name, tutorial_db.path)
     assert first.returncode == 0, first.stderr
-    after_first = table_items(settings)
+    after_first = table_items(settings.table_name)
 
     again = run_import(server_aws, settings.table_name, tutorial_db.path)
 
     assert again.returncode == 0, again.stderr
-    assert table_items(settings) == after_first
+    assert table_items(settings.table_name) == after_first
     expected = [
         f"skipped {index} {line.removeprefix('imported ')}: username already in the table"
         if line.startswith("imported ")
@@ -292,7 +278,7 @@ def test_second_run_changes_nothing(
     dry = run_import(server_aws, settings.table_name, tutorial_db.path, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert_report(dry.stdout, expected, (0, 9))
-    assert table_items(settings) == after_first
+    assert table_items(settings.table_name) == after_first
 
 
 def test_email_already_in_the_table_is_skipped(
@@ -301,7 +287,7 @@ def test_email_already_in_the_table_is_skipped(
     """A row whose address (in any case) belongs to a user already in the table is skipped."""
     first = make_tutorial_db(tmp_path / "first.db")
     assert run_import(server_aws, settings.table_name, first.path).returncode == 0
-    before = table_items(settings)
+    before = table_items(settings.table_name)
     path = tmp_path / "second.db"
     with sqlite3.connect(path) as db:
         db.execute(TUTORIAL_SCHEMA)
@@ -315,7 +301,7 @@ def test_email_already_in_the_table_is_skipped(
         result = run_import(server_aws, settings.table_name, path, *extra)
         assert result.returncode == 0, result.stderr
         assert_report(result.stdout, ["skipped 1 newroot: email already in the table"], (0, 1))
-    assert table_items(settings) == before
+    assert table_items(settings.table_name) == before
 
 
 def test_imported_users_sign_in_with_their_tutorial_password(

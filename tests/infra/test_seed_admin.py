@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
@@ -26,7 +25,7 @@ from authapi.core.config import Settings
 from authapi.deps import get_seed_keys
 from authapi.security import seeds
 from authapi.security.passwords import verify_password
-from tests.support import Clock
+from tests.support import Clock, table_items
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "seeded operator passphrase 4Wq"
@@ -80,24 +79,10 @@ def run_seed(
     )
 
 
-def table_items(settings: Settings) -> list[dict[str, Any]]:
-    """Every item of the table, in a stable order (the fixture points boto3 at moto)."""
-    dynamodb = boto3.client("dynamodb")
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": settings.table_name}
-    while True:
-        page = dynamodb.scan(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(items, key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
-
-
 def stored_users(settings: Settings) -> list[dict[str, Any]]:
     return [
         item
-        for item in table_items(settings)
+        for item in table_items(settings.table_name)
         if item["pk"]["S"].startswith("USER#") and item["sk"]["S"] == "USER"
     ]
 
@@ -164,7 +149,7 @@ def test_json_output_and_the_stored_admin(server_aws: str, settings: Settings) -
     assert item["password_hash"]["S"].startswith("$argon2id$"), item["password_hash"]
     ok, _ = verify_password(PASSWORD, item["password_hash"]["S"])
     assert ok
-    assert PASSWORD not in json.dumps(table_items(settings)), "plaintext password stored"
+    assert PASSWORD not in json.dumps(table_items(settings.table_name)), "plaintext password stored"
 
 
 def test_terminal_output_has_the_uri_on_its_own_line_and_a_qr_code(
@@ -206,7 +191,7 @@ def test_second_run_for_the_same_username_changes_nothing(
 ) -> None:
     """Running the seed twice for one username exits 1, says so, and changes nothing."""
     seed_json(server_aws, settings)
-    before = table_items(settings)
+    before = table_items(settings.table_name)
 
     again = run_seed(
         server_aws,
@@ -223,7 +208,7 @@ def test_second_run_for_the_same_username_changes_nothing(
     assert again.returncode == 1, (again.stdout, again.stderr)
     assert "nothing changed" in again.stderr.lower(), again.stderr
     assert "otpauth://" not in again.stdout, again.stdout
-    assert table_items(settings) == before
+    assert table_items(settings.table_name) == before
 
 
 def test_generated_password_is_printed_once_and_signs_in(
@@ -278,7 +263,7 @@ def test_generated_password_is_printed_once_and_signs_in(
 )
 def test_weak_password_creates_nothing(server_aws: str, settings: Settings, weak: str) -> None:
     """A password the policy refuses exits non-zero and leaves the table untouched."""
-    before = table_items(settings)
+    before = table_items(settings.table_name)
 
     result = run_seed(
         server_aws,
@@ -295,5 +280,5 @@ def test_weak_password_creates_nothing(server_aws: str, settings: Settings, weak
     assert "password" in result.stderr.lower(), result.stderr
     assert "otpauth://" not in result.stdout, result.stdout
     assert "Traceback" not in result.stderr, result.stderr
-    assert table_items(settings) == before
+    assert table_items(settings.table_name) == before
     assert stored_users(settings) == []
