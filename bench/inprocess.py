@@ -1,0 +1,85 @@
+"""The service in this process, against moto's in-process DynamoDB and SSM.
+
+Fake credentials and a benchmark-only table and SSM path, and no endpoint override
+inherited from the shell (as tests/conftest.py): nothing here can reach real AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import authapi.core.clock
+from authapi.core.config import Settings
+from authapi.security import totp
+
+
+def use_fake_aws(stage: str) -> None:
+    """Point this process at a fake account; call before any AWS client is created."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "TABLE_NAME": f"authapi-{stage}",
+            "SSM_PARAMETER_PREFIX": f"/authapi/{stage}",
+        }
+    )
+
+
+@contextmanager
+def service_in_moto(stage: str) -> Iterator[Settings]:
+    """moto's DynamoDB and SSM with the template's table and the stage's key sets."""
+    import boto3
+    from moto import mock_aws
+
+    from authapi.core import db, secrets
+    from authapi.core.config import get_settings
+    from infra.secrets import ensure_secrets, key_set_parameters
+    from infra.template import create_tables
+
+    use_fake_aws(stage)
+    get_settings.cache_clear()
+    settings = get_settings()
+    expected = {settings.signing_keys_parameter, settings.totp_keys_parameter}
+    if set(key_set_parameters(stage).values()) != expected:
+        raise RuntimeError("SSM_PARAMETER_PREFIX does not match the stage's key sets")
+    with mock_aws():
+        create_tables(boto3.client("dynamodb"), {"UsersTable": settings.table_name})
+        ensure_secrets(boto3.client("ssm"), stage)
+        secrets.reset_cache()
+        db.bind(settings)
+        try:
+            yield settings
+        finally:
+            secrets.reset_cache()
+
+
+class Clock:
+    """The service clock; moved one TOTP step forward whenever a request needs a fresh code."""
+
+    def __init__(self) -> None:
+        self._now = float(int(time.time()) // totp.STEP_SECONDS * totp.STEP_SECONDS + 1)
+
+    def now(self) -> float:
+        return self._now
+
+    def next_step(self) -> None:
+        self._now += totp.STEP_SECONDS
+
+
+@contextmanager
+def patched_clock(fake: Clock) -> Iterator[None]:
+    """The app reads time only through authapi.core.clock.now (looked up at call time)."""
+    original = authapi.core.clock.now
+    authapi.core.clock.now = fake.now
+    try:
+        yield
+    finally:
+        authapi.core.clock.now = original

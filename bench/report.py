@@ -1,0 +1,168 @@
+"""What every benchmark shares: statistics, machine facts and BENCHMARKS.md sections.
+
+Each benchmark module measures one thing and renders one "## " section; `python -m bench`
+runs them all and writes the whole file (see bench/__main__.py), and each module's own
+command rewrites only its section (`write_section`), leaving the others as they are.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The median of repeated samples and their spread (seconds, or any unit)."""
+
+    count: int
+    median: float
+    p10: float
+    p90: float
+    p99: float
+    minimum: float
+    maximum: float
+
+    @classmethod
+    def of(cls, samples: list[float]) -> Stats:
+        if not samples:
+            raise ValueError("no samples")
+        if len(samples) == 1:
+            only = samples[0]
+            return cls(1, only, only, only, only, only, only)
+        percentiles = statistics.quantiles(samples, n=100, method="inclusive")
+        return cls(
+            count=len(samples),
+            median=statistics.median(samples),
+            p10=percentiles[9],
+            p90=percentiles[89],
+            p99=percentiles[98],
+            minimum=min(samples),
+            maximum=max(samples),
+        )
+
+    def overlaps(self, other: Stats) -> bool:
+        """Whether the p10-p90 ranges overlap."""
+        return self.p10 <= other.p90 and other.p10 <= self.p90
+
+
+def ms(seconds: float, digits: int = 1) -> str:
+    return f"{seconds * 1000:.{digits}f}"
+
+
+def mib(size: float) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+def ratio(value: float, reference: float) -> str:
+    return f"{value / reference:.2f}"
+
+
+# ---- the machine ------------------------------------------------------------------------------
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(  # noqa: S603 - fixed arguments, no shell
+            ["git", *args],  # noqa: S607 - git from PATH, as a developer runs it
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
+
+
+def commit() -> str:
+    short = _git("rev-parse", "--short", "HEAD") or "unknown"
+    if _git("status", "--porcelain", "--untracked-files=no"):
+        short += " (with uncommitted changes)"
+    return short
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def _cpu() -> str:
+    for line in _read("/proc/cpuinfo").splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return platform.processor() or "unknown"
+
+
+def _memory() -> str:
+    match = re.search(r"^MemTotal:\s+(\d+) kB", _read("/proc/meminfo"), re.MULTILINE)
+    if match is None:
+        return "unknown"
+    return f"{int(match.group(1)) / 1024 / 1024:.1f} GiB"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def machine_facts() -> list[tuple[str, str]]:
+    return [
+        ("Platform", platform.platform()),
+        ("CPU", _cpu()),
+        ("Logical CPUs", str(os.cpu_count())),
+        ("Memory", _memory()),
+        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
+        ("Date (UTC)", utc_now()),
+        ("Git commit", commit()),
+    ]
+
+
+def machine_section() -> str:
+    facts = "\n".join(f"| {name} | {value} |" for name, value in machine_facts())
+    return f"## Machine\n\n| Fact | Value |\n|---|---|\n{facts}\n"
+
+
+# ---- the file ---------------------------------------------------------------------------------
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace the section whose "## " heading is `text`'s first line (up to the next
+    "## " heading), or append it; the rest of the file stays as it is."""
+    heading = text.splitlines()[0].rstrip()
+    if not heading.startswith("## "):
+        raise ValueError(f"a section starts with a '## ' heading, not {heading!r}")
+    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    lines = current.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == heading), None)
+    body = text.rstrip("\n") + "\n"
+    if start is None:
+        updated = current.rstrip("\n") + "\n\n" + body
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        tail = "".join(lines[end:])
+        updated = "".join(lines[:start]) + body + ("\n" + tail if tail else "")
+    path.write_text(updated, encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal from the benchmark issue and whether this run met it, for the summary."""
+
+    name: str
+    goal: str
+    measured: str
+    met: bool
