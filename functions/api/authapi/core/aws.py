@@ -8,10 +8,12 @@ how the local run and the tests point everything at moto.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 
 import botocore.config
+import botocore.loaders
 import botocore.session
 
 CLIENT_CONFIG = botocore.config.Config(
@@ -21,10 +23,31 @@ CLIENT_CONFIG = botocore.config.Config(
 )
 
 
+_per_thread = threading.local()
+
+
 @lru_cache(maxsize=1)
-def _session() -> botocore.session.Session:
-    return botocore.session.get_session()
+def _data_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+def session() -> botocore.session.Session:
+    """This thread's botocore session, made once and shared by every client it creates.
+
+    Sessions are not thread-safe, hence one per thread (as pynamodb does). All of them
+    share one data loader, which parses and caches the API models and the endpoint and
+    partition files: on a cold start each parse of endpoints.json costs tens of
+    milliseconds, and creating a session costs about as much again, so the DynamoDB and
+    SSM clients of a Lambda container come from one session and one loader. The loader
+    only reads the package's data files, so sharing it shares nothing mutable but a cache.
+    """
+    current: botocore.session.Session | None = getattr(_per_thread, "session", None)
+    if current is None:
+        current = botocore.session.get_session()
+        current.register_component("data_loader", _data_loader())
+        _per_thread.session = current
+    return current
 
 
 def client(service: str, region: str) -> Any:
-    return _session().create_client(service, region_name=region, config=CLIENT_CONFIG)
+    return session().create_client(service, region_name=region, config=CLIENT_CONFIG)

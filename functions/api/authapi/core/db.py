@@ -28,12 +28,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import pynamodb.connection.base
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from authapi.core import aws
 from authapi.core.config import Settings, get_settings
 from authapi.core.errors import ServiceUnavailable
 
@@ -73,6 +75,12 @@ class TableItem(Model):
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     by_kind = ByKindIndex["TableItem"]()
+
+
+# pynamodb creates its botocore session (one per thread) through this module-level name;
+# pointing it at ours gives the DynamoDB and SSM clients one session and one parse of the
+# API models and endpoint files per container (see aws.session).
+pynamodb.connection.base.get_session = aws.session  # type: ignore[attr-defined]
 
 
 def bind(settings: Settings) -> None:

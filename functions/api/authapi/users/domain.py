@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from email_validator import EmailNotValidError, validate_email
-
 from authapi.core.errors import PolicyViolation
 from authapi.security.throttle import FailureRecord
 
@@ -93,6 +91,10 @@ def normalize_username(raw: str) -> str:
 
 def normalize_email(raw: str) -> str:
     """Validate syntax only (no DNS lookups: they are slow and leak to the network)."""
+    # Imported on first use: compiling its grammar costs ~30 ms at import, and only the
+    # requests that set an email need it, not a cold start serving /users/me or a login.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return str(validate_email(raw.strip(), check_deliverability=False).normalized)
     except EmailNotValidError as exc:
