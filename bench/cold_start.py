@@ -36,7 +36,6 @@ import logging
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,12 +49,14 @@ from typing import Any
 
 from tests.support import fill_placeholders
 
-ROOT = Path(__file__).resolve().parent.parent
+from . import lambda_events
+from .report import BENCHMARKS, ROOT, Stats, Target, mib, ms, ratio, write_section
+
 FUNCTION_MAKEFILE = ROOT / "functions" / "api" / "Makefile"
 EVENTS = ROOT / "tests" / "events"
-BENCHMARKS = ROOT / "BENCHMARKS.md"
 SECTION = "## Cold start"
 RUNTIME_VERSION = (3, 13)
+DEFAULT_RUNS = 5
 STAGE = "coldstart"
 PLACEHOLDER = re.compile(r"__[A-Z0-9_]+__")
 
@@ -133,10 +134,6 @@ def without_bytecode(package: Path, destination: Path) -> Path:
     """A copy of the package with every __pycache__ removed."""
     shutil.copytree(package, destination, ignore=shutil.ignore_patterns("__pycache__"))
     return destination
-
-
-def mib(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MiB"
 
 
 # ---- events ---------------------------------------------------------------------------------
@@ -227,9 +224,13 @@ print(json.dumps(report))
 """
 
 
-def lambda_environment(endpoint: str | None, home: Path, stage: str = STAGE) -> dict[str, str]:
+def lambda_environment(
+    endpoint: str | None, home: Path, stage: str = STAGE, *, in_lambda: bool = False
+) -> dict[str, str]:
     """What the function reads from its environment, and nothing from this machine's
-    AWS configuration: fake credentials, the stage's table and SSM path, the endpoint."""
+    AWS configuration: fake credentials, the stage's table and SSM path, the endpoint.
+    `in_lambda` adds the variable the runtime sets, so the module runs its container
+    warm-up at import as on Lambda (only with an endpoint: it calls SSM and DynamoDB)."""
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -245,6 +246,10 @@ def lambda_environment(endpoint: str | None, home: Path, stage: str = STAGE) -> 
     }
     if endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint
+    if in_lambda:
+        if not endpoint:
+            raise ValueError("the container warm-up needs an AWS endpoint (never real AWS)")
+        env["AWS_LAMBDA_FUNCTION_NAME"] = "authapi-ApiFunction"
     return env
 
 
@@ -310,6 +315,38 @@ class Moto:
         )
         return username
 
+    def new_access_token(self) -> str:
+        """A fresh enrolled user signed in through the API (`POST /token`, password and
+        TOTP code) in this process: a real access token for the isolated process's
+        first authenticated request."""
+        import pyotp
+        from fastapi.testclient import TestClient
+
+        from authapi.core.config import get_settings
+        from authapi.deps import get_seed_keys
+        from authapi.main import create_app
+        from authapi.security import totp
+        from authapi.users import service
+
+        settings = get_settings()
+        self._users += 1
+        username = f"{USERNAME}{self._users}"
+        secret = totp.new_secret()
+        service.create_user(
+            settings,
+            username=username,
+            email=f"{username}@example.com",
+            password=PASSWORD,
+            enrollment=service.Enrollment(secret, [], get_seed_keys(settings)),
+        )
+        with TestClient(create_app(settings)) as client:
+            form = {"username": username, "password": PASSWORD + pyotp.TOTP(secret).now()}
+            answer = client.post("/token", data=form)
+        if answer.status_code != 200:
+            raise RuntimeError(f"sign-in for the cold-start run failed: {answer.text}")
+        token: str = answer.json()["access_token"]
+        return token
+
 
 @contextmanager
 def moto_server() -> Iterator[Moto]:
@@ -357,19 +394,13 @@ def _prepare() -> None:
 
 # ---- measuring and reporting ------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Stats:
-    median: float
-    minimum: float
-    maximum: float
-
-    @classmethod
-    def of(cls, samples: list[float]) -> Stats:
-        return cls(statistics.median(samples), min(samples), max(samples))
-
-    def cells(self) -> str:
-        return f"{self.median * 1000:.0f} | {self.minimum * 1000:.0f}-{self.maximum * 1000:.0f}"
+LABELS = {
+    "import": "import `authapi.main` (in process; includes the container warm-up)",
+    "first": "spawn → first authenticated response, `GET /users/me`",
+    "login": "spawn → then `POST /auth/login` answered (wrong password: argon2id verify)",
+    "floor": "floor: spawn → fastapi + botocore imported, DynamoDB client created",
+}
+TARGET_RATIO = 1.25
 
 
 @dataclass(frozen=True)
@@ -378,7 +409,11 @@ class Results:
     python: str
     unzipped: int
     zipped: int
-    rows: list[tuple[str, str, Stats]]
+    samples: dict[str, dict[str, Stats]]  # variant -> measure -> seconds
+
+    def ratio_to_floor(self, variant: str, key: str = "first") -> float:
+        by_key = self.samples[variant]
+        return by_key[key].median / by_key["floor"].median
 
 
 def _check_responses(run: Run) -> None:
@@ -397,14 +432,17 @@ def measure(runs: int, python: Path, work: Path) -> Results:
     home = work / "home"
     home.mkdir()
     with moto_server() as moto:
-        env = lambda_environment(moto.endpoint, home)
+        env = lambda_environment(moto.endpoint, home, in_lambda=True)
 
         def events() -> list[dict[str, Any]]:
-            return [health_event(), login_event(moto.new_user(), WRONG_PASSWORD)]
+            return [
+                lambda_events.request("GET", "/users/me", token=moto.new_access_token()),
+                login_event(moto.new_user(), WRONG_PASSWORD),
+            ]
 
         variants = {"with bytecode": package, "without bytecode": plain}
         samples: dict[str, dict[str, list[float]]] = {
-            name: {"import": [], "health": [], "login": [], "floor": []} for name in variants
+            name: {key: [] for key in LABELS} for name in variants
         }
         # One untimed round first: the page cache holds both copies, moto is warm.
         for path in variants.values():
@@ -418,93 +456,104 @@ def measure(runs: int, python: Path, work: Path) -> Results:
                 handled = run_isolated(python, path, "handler", env, events())
                 _check_responses(handled)
                 samples[name]["import"].append(handled.import_seconds)
-                samples[name]["health"].append(handled.since_spawn("answered", 0))
+                samples[name]["first"].append(handled.since_spawn("answered", 0))
                 samples[name]["login"].append(handled.since_spawn("answered", 1))
                 floor = run_isolated(python, path, "floor", env, [])
                 samples[name]["floor"].append(floor.since_spawn("ready"))
-    labels = {
-        "import": "import `authapi.main` (in process)",
-        "health": "spawn → first response, `GET /health`",
-        "login": "spawn → `POST /auth/login` answered (after /health; DynamoDB + SSM + argon2)",
-        "floor": "floor: spawn → fastapi + botocore imported, DynamoDB client created",
-    }
-    rows = [
-        (variant, labels[key], Stats.of(values))
-        for key in labels
-        for variant, by_key in samples.items()
-        for values in [by_key[key]]
-    ]
     version = subprocess.run(  # noqa: S603 - the runtime Python, fixed arguments
         [str(python), "-I", "-c", "import platform; print(platform.python_version())"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    return Results(runs, f"CPython {version}", unzipped, zipped, rows)
+    stats = {
+        variant: {key: Stats.of(values) for key, values in by_key.items()}
+        for variant, by_key in samples.items()
+    }
+    return Results(runs, f"CPython {version}", unzipped, zipped, stats)
+
+
+def targets(results: Results) -> list[Target]:
+    first = results.samples["with bytecode"]["first"].median
+    floor = results.samples["with bytecode"]["floor"].median
+    ratio_ = first / floor
+    return [
+        Target(
+            "Cold start",
+            f"first authenticated response ≤ {TARGET_RATIO}x the floor (median, with bytecode)",
+            f"{ratio_:.2f}x ({ms(first, 0)} ms vs {ms(floor, 0)} ms)",
+            ratio_ <= TARGET_RATIO,
+        )
+    ]
 
 
 def section(results: Results) -> str:
-    table = "\n".join(
-        f"| {label} | {variant} | {stats.cells()} |" for variant, label, stats in results.rows
-    )
+    rows = []
+    for key, label in LABELS.items():
+        for variant, by_key in results.samples.items():
+            stats = by_key[key]
+            versus_floor = (
+                "" if key in ("floor", "import") else ratio(stats.median, by_key["floor"].median)
+            )
+            rows.append(
+                f"| {label} | {variant} | {ms(stats.median, 0)} "
+                f"| {ms(stats.minimum, 0)}-{ms(stats.maximum, 0)} | {versus_floor} |"
+            )
+    table = "\n".join(rows)
     return f"""{SECTION}
 
-How to run: `make bench-cold` (or `.venv/bin/python -m bench.cold_start --runs N`); this
-section is written by that command (the rest of the file by `make bench`).
+How to run: `make bench` (all sections) or `make bench-cold` (this section only).
 
 The x86_64 package built by `functions/api/Makefile` (what `sam build` ships, here for
 this machine's architecture): {mib(results.unzipped)} unzipped, {mib(results.zipped)}
 zipped. Each sample is a fresh {results.python} process started as
-`-I -S -B` with only the package on sys.path (no venv, no site-packages), calling
-`authapi.main.handler` with API Gateway HTTP API v2 events from `tests/events`, against a
-moto server on loopback. "Without bytecode" is a copy with every `__pycache__` removed
+`-I -S -B` with only the package on sys.path (no venv, no site-packages), with
+`AWS_LAMBDA_FUNCTION_NAME` set so that the import runs the container warm-up as on
+Lambda (DynamoDB client, key sets from SSM, the dummy hash), then calling
+`authapi.main.handler` with API Gateway HTTP API v2 events: first `GET /users/me` with
+an access token signed in beforehand, then a wrong-password login; against a moto
+server on loopback. "Without bytecode" is a copy with every `__pycache__` removed
 (`-B`: nothing is written back, as on Lambda's read-only /var/task). {results.runs} runs
 per variant after one untimed round, variants interleaved; times are CLOCK_MONOTONIC,
 "spawn" is just before the process is started, so interpreter start-up is included.
 This machine is not Lambda (no Firecracker start, no code download, a different CPU and
 filesystem): compare the rows with each other, not with Lambda's Init Duration.
 
-| Measure | Variant | Median ms | Min-max ms |
-|---|---|--:|--:|
+| Measure | Variant | Median ms | Min-max ms | Median / floor |
+|---|---|--:|--:|--:|
 {table}
 """
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace the "## Cold start" section (up to the next "## " heading) or append it."""
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        tail = "".join(lines[end:])
-        updated = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    path.write_text(updated, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5, help="fresh processes per variant (5)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=DEFAULT_RUNS,
+        help=f"fresh processes per variant ({DEFAULT_RUNS})",
+    )
     parser.add_argument(
         "--output", type=Path, default=BENCHMARKS, help="file whose Cold start section to write"
     )
     args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
+    if args.runs < 2:
+        parser.error("--runs must be at least 2")
     python = find_runtime_python()
     if python is None:
         parser.error("no CPython 3.13 found: set RUNTIME_PYTHON=/path/to/python3.13")
-    with tempfile.TemporaryDirectory(prefix="authapi-cold-") as work:
-        results = measure(args.runs, python, Path(work))
+    results = run(args.runs, python)
     text = section(results)
     write_section(args.output, text)
     print(text)
     print(f"Wrote the {SECTION!r} section of {args.output}", file=sys.stderr)
     return 0
+
+
+def run(runs: int, python: Path) -> Results:
+    """Build, measure and clean up (the temporary packages take ~130 MiB)."""
+    with tempfile.TemporaryDirectory(prefix="authapi-cold-") as work:
+        return measure(runs, python, Path(work))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,193 @@
+"""DynamoDB and SSM calls per request, and the capacity DynamoDB would charge for them.
+
+moto answers `ReturnConsumedCapacity` with constants (1.0 per write, 0.5 per read,
+whatever the item size or read consistency), so the units here are computed instead,
+from the items each call reads or writes and DynamoDB's published rounding rules:
+
+* reads: 1 RCU per started 4 KB for a strongly consistent read, half for an eventually
+  consistent one (every GSI query); a Query rounds the total of the items it reads; a
+  GetItem that finds nothing still costs the minimum;
+* writes: 1 WCU per started 1 KB of the larger of the item before and after the write;
+  each write that changes an item in the `by-kind` index also writes the index entry
+  (projection ALL: the whole item), twice when the index key changes;
+* TransactWriteItems: twice the units of each action, a ConditionCheck billed as a write.
+
+Item sizes follow DynamoDB's sizing: attribute name lengths plus value sizes (strings
+and binaries by their bytes, numbers about 1 byte per 2 digits + 1, 3 bytes per map or
+list plus 1 per element). The states before and after each request come from reading
+the table (a benchmark-only Scan, outside the timed path).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.client import BaseClient
+
+INDEX_PARTITION_KEY = "gsi1pk"
+INDEX_KEYS = ("gsi1pk", "gsi1sk")
+TABLE_KEYS = ("pk", "sk")
+READ_UNIT = 4096
+WRITE_UNIT = 1024
+
+
+# ---- item sizes -------------------------------------------------------------------------------
+
+
+def _number_size(text: str) -> int:
+    digits = text.lstrip("-").replace(".", "").lstrip("0") or "0"
+    return math.ceil(len(digits) / 2) + 1
+
+
+def value_size(value: dict[str, Any]) -> int:
+    """The size of one attribute value in DynamoDB's wire format (`{"S": ...}` etc.)."""
+    [(kind, content)] = value.items()
+    if kind == "S":
+        return len(str(content).encode("utf-8"))
+    if kind == "N":
+        return _number_size(str(content))
+    if kind == "B":
+        raw = content if isinstance(content, bytes) else base64.b64decode(content)
+        return len(raw)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(str(item).encode("utf-8")) for item in content)
+    if kind == "NS":
+        return sum(_number_size(str(item)) for item in content)
+    if kind == "BS":
+        return sum(
+            len(item) if isinstance(item, bytes) else len(base64.b64decode(item))
+            for item in content
+        )
+    if kind == "L":
+        return 3 + sum(1 + value_size(item) for item in content)
+    if kind == "M":
+        return 3 + sum(
+            1 + len(name.encode("utf-8")) + value_size(item) for name, item in content.items()
+        )
+    raise ValueError(f"unknown attribute type {kind!r}")
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    if not item:
+        return 0
+    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())
+
+
+def _units(size: int, unit: int) -> int:
+    return max(1, math.ceil(size / unit))
+
+
+def key_of(item: dict[str, Any]) -> tuple[str, str]:
+    return (item["pk"]["S"], item["sk"]["S"])
+
+
+# ---- the calls of one request -----------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    service: str
+    operation: str
+    params: dict[str, Any]
+    response: dict[str, Any]
+
+
+@dataclass
+class Recorder:
+    calls: list[Call] = field(default_factory=list)
+
+
+@contextmanager
+def recording() -> Iterator[Recorder]:
+    """Every AWS call this process makes, with its parameters and parsed response."""
+    recorder = Recorder()
+    original = BaseClient._make_api_call
+
+    def record(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        response = original(client, operation, params)
+        service = client.meta.service_model.service_name
+        recorder.calls.append(Call(service, operation, params, response))
+        return response
+
+    BaseClient._make_api_call = record
+    try:
+        yield recorder
+    finally:
+        BaseClient._make_api_call = original
+
+
+Table = dict[tuple[str, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What the calls of one request consumed."""
+
+    operations: tuple[str, ...]
+    read_units: float
+    write_units: float
+
+    def label(self) -> str:
+        counts: dict[str, int] = {}
+        for name in self.operations:
+            counts[name] = counts.get(name, 0) + 1
+        return ", ".join(f"{name} x{n}" if n > 1 else name for name, n in counts.items())
+
+
+def _write_units(key: tuple[str, str], before: Table, after: Table) -> float:
+    """A standalone write to `key`: the item, plus its index entry where it has one."""
+    old, new = before.get(key), after.get(key)
+    units = float(_units(max(item_size(old), item_size(new)), WRITE_UNIT))
+    old_index = tuple(old.get(name) for name in INDEX_KEYS) if old else None
+    new_index = tuple(new.get(name) for name in INDEX_KEYS) if new else None
+    in_old = old_index is not None and old_index[0] is not None
+    in_new = new_index is not None and new_index[0] is not None
+    if in_old and in_new and old_index != new_index:
+        units += _units(item_size(old), WRITE_UNIT) + _units(item_size(new), WRITE_UNIT)
+    elif in_old or in_new:
+        units += _units(
+            max(item_size(old) if in_old else 0, item_size(new) if in_new else 0), WRITE_UNIT
+        )
+    return units
+
+
+def _item_key(params: dict[str, Any]) -> tuple[str, str]:
+    if "Key" in params:
+        return key_of(params["Key"])
+    return key_of(params["Item"])
+
+
+def cost(calls: list[Call], before: Table, after: Table) -> Cost:
+    reads = 0.0
+    writes = 0.0
+    for call in calls:
+        if call.service != "dynamodb":
+            continue
+        params, response = call.params, call.response
+        consistent = bool(params.get("ConsistentRead"))
+        factor = 1.0 if consistent else 0.5
+        if call.operation == "GetItem":
+            reads += factor * _units(item_size(response.get("Item")), READ_UNIT)
+        elif call.operation == "Query":
+            total = sum(item_size(item) for item in response.get("Items", []))
+            reads += factor * _units(total, READ_UNIT)
+        elif call.operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            writes += _write_units(_item_key(params), before, after)
+        elif call.operation == "TransactWriteItems":
+            for action in params["TransactItems"]:
+                [(kind, body)] = action.items()
+                if kind == "ConditionCheck":
+                    key = key_of(body["Key"])
+                    writes += 2 * _units(item_size(before.get(key)), WRITE_UNIT)
+                else:
+                    writes += 2 * _write_units(_item_key(body), before, after)
+        else:
+            raise ValueError(f"no capacity rule for {call.operation}")
+    return Cost(tuple(call.operation for call in calls), reads, writes)
