@@ -49,6 +49,8 @@ def _point_at_local_aws(endpoint: str) -> None:
 def main() -> int:
     from moto.server import ThreadedMotoServer
 
+    from infra.moto_atomic import serialize_dynamodb_writes
+
     port = int(os.environ.get("PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT") or free_port())
     endpoint = f"http://127.0.0.1:{moto_port}"
@@ -57,6 +59,7 @@ def main() -> int:
     # moto's server logs every AWS call through werkzeug; keep the terminal for the API.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    serialize_dynamodb_writes()  # DynamoDB's atomic conditional writes (see the module)
     server.start()
     try:
         import boto3

@@ -84,41 +84,18 @@ def moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     from infra.local import free_port
+    from infra.moto_atomic import serialize_dynamodb_writes
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    with pytest.MonkeyPatch.context() as patch:
-        _serialize_moto_writes(patch)
-        server.start()
+    # Real DynamoDB's per-item atomicity, so that the race tests check *our* conditions.
+    undo = serialize_dynamodb_writes()
+    server.start()
+    try:
         yield f"http://127.0.0.1:{port}"
+    finally:
         server.stop()
-
-
-def _serialize_moto_writes(patch: pytest.MonkeyPatch) -> None:
-    """Give moto the per-item write atomicity real DynamoDB has.
-
-    moto's server answers requests on many threads, and its DynamoDB backend checks a
-    ConditionExpression and applies the write in two steps with no lock, so two
-    parallel conditional writes can both pass (we saw 2 of 20 parallel logins with one
-    TOTP code succeed). DynamoDB evaluates a condition and writes atomically. One lock
-    around moto's write operations restores that, so the race tests check *our* use of
-    conditions rather than moto's threading.
-    """
-    import functools
-    import threading
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        @functools.wraps(original)
-        def serialized(*args: object, _original: object = original, **kwargs: object) -> object:
-            with lock:
-                return _original(*args, **kwargs)  # type: ignore[operator]
-
-        patch.setattr(DynamoDBBackend, name, serialized)
+        undo()
 
 
 @pytest.fixture

@@ -302,3 +302,41 @@ def test_make_run_serves_the_whole_walk_and_stops_on_ctrl_c(local_run: LocalRun)
     shutdown_output = "\n".join(local_run.lines[lines_before_stop:])
     assert "Traceback" not in shutdown_output, shutdown_output
     print(f"stopped {time.monotonic() - stop_started:.2f} s after SIGINT")
+
+
+CONCURRENT_SIGN_UPS = 96
+WORKERS = 16
+
+
+def test_make_run_keeps_dynamodb_writes_atomic_under_concurrent_requests(
+    local_run: LocalRun,
+) -> None:
+    """The local run's embedded moto answers parallel transactions like DynamoDB does.
+
+    Unpatched, moto's server deep-copies the table for each transaction while other
+    threads write to it ("dictionary changed size during iteration"), and the API then
+    answers 503 to a share of concurrent sign-ups (infra/moto_atomic.py). Each user
+    created here is a transaction (user + username and email claims + counter)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    local_run.wait_until_healthy()
+    admin_totp = pyotp.parse_uri(local_run.otpauth_uri())
+    with httpx2.Client(base_url=local_run.base_url, timeout=60.0) as http:
+        password = ADMIN_PASSWORD + admin_totp.now()
+        admin_tokens = ok(http.post("/token", data={"username": "admin", "password": password}))
+        headers = bearer(admin_tokens)
+
+        def sign_up(index: int) -> int:
+            body = {
+                "username": f"parallel{index}",
+                "email": f"parallel{index}@example.com",
+                "password": USER_PASSWORD,
+            }
+            return http.post("/users", headers=headers, json=body).status_code
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            statuses = list(pool.map(sign_up, range(CONCURRENT_SIGN_UPS)))
+        assert statuses == [201] * CONCURRENT_SIGN_UPS, sorted(set(statuses))
+        listed = ok(http.get("/users", headers=headers, params={"limit": 100}))
+        names = {user["username"] for user in listed["items"]}
+        assert {f"parallel{index}" for index in range(CONCURRENT_SIGN_UPS)} <= names
