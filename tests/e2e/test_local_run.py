@@ -321,6 +321,7 @@ def test_make_run_keeps_dynamodb_writes_atomic_under_concurrent_requests(
 
     local_run.wait_until_healthy()
     admin_totp = pyotp.parse_uri(local_run.otpauth_uri())
+    assert isinstance(admin_totp, pyotp.TOTP)
     with httpx2.Client(base_url=local_run.base_url, timeout=60.0) as http:
         password = ADMIN_PASSWORD + admin_totp.now()
         admin_tokens = ok(http.post("/token", data={"username": "admin", "password": password}))

@@ -753,9 +753,10 @@ def test_cold_start_while_ssm_is_down_then_back(
 def test_login_whose_session_write_fails(
     scene: Scene, faults: FaultInjector, settings: Settings, clock: Clock, kind: str
 ) -> None:
-    """Both factors pass, then the session transaction fails. Observed: the TOTP step is
-    consumed (the claim is written before the session), the code cannot be replayed, and
-    the user signs in at the next step. No session and no refresh token exist."""
+    """Both factors pass, then the sign-in transaction fails: nothing is written (the
+    TOTP step is spent in the same transaction that opens the session), and a retry
+    with the very same code signs the user in. The contract: a 503 leaves nothing
+    half-written."""
     user = scene.user
     clock.next_step()
     mfa_token = scene.challenge(user)
@@ -767,17 +768,12 @@ def test_login_whose_session_write_fails(
         )
     assert_unavailable(response)
     assert_bounded(faults, "dynamodb", kind)
-    diff = dump_diff(before, table_dump(settings))
-    assert diff["removed"] == []
-    # Only the user's last TOTP step moved; nothing of a session was written.
-    assert diff["changed"] == [f"USER#{user.id}/USER: totp_last_step"], diff
-    assert not [key for key in diff["added"] if not key.startswith("AUDIT#")], diff
-    # The same code again is a replay and is refused...
+    assert table_dump(settings) == before, dump_diff(before, table_dump(settings))
+    retry = scene.client.post("/auth/mfa/verify", json={"mfa_token": mfa_token, "code": code})
+    assert retry.status_code == 200, retry.text
+    # The retry spent the code: it cannot be replayed.
     replay = scene.client.post("/auth/mfa/verify", json={"mfa_token": mfa_token, "code": code})
-    assert replay.status_code == 401
-    # ...and at the next step the user simply signs in.
-    scene.directory.sign_in(user)
-    assert scene.client.get("/users/me", headers=user.headers).status_code == 200
+    assert replay.status_code == 401, replay.text
 
 
 def test_login_whose_session_write_fails_records_no_success(
@@ -805,36 +801,37 @@ def test_login_whose_session_write_fails_records_no_success(
 def test_token_grant_whose_session_write_fails(
     scene: Scene, faults: FaultInjector, settings: Settings, clock: Clock
 ) -> None:
-    """Same for the one-step grant: a 503, then a new code at the next step works."""
+    """Same for the one-step grant: a 503 with nothing written, then the same code works."""
     user = scene.user
     clock.next_step()
     form = {
         "username": user.username,
         "password": PASSWORD + scene.directory.code(user),
     }
+    before = table_dump(settings)
     with faults("internal", "dynamodb", operations={"TransactWriteItems"}):
         assert_unavailable(scene.client.post("/token", data=form))
-    clock.next_step()
-    form["password"] = PASSWORD + scene.directory.code(user)
+    assert table_dump(settings) == before, dump_diff(before, table_dump(settings))
     assert scene.client.post("/token", data=form).status_code == 200
 
 
 def test_recovery_code_login_whose_session_write_fails(
     scene: Scene, faults: FaultInjector, settings: Settings
 ) -> None:
-    """A recovery code is spent before the session is written: after a 503 the user is
-    left one code short. Observed and accepted only if the user can still sign in."""
+    """A recovery code is spent in the sign-in's transaction: after a 503 the user still
+    has every code, and the same one signs them in."""
     user = scene.user
     mfa_token = scene.challenge(user)
+    body = {"mfa_token": mfa_token, "code": user.recovery_codes[0]}
+    before = table_dump(settings)
     with faults("throttle", "dynamodb", operations={"TransactWriteItems"}):
-        response = scene.client.post(
-            "/auth/mfa/verify", json={"mfa_token": mfa_token, "code": user.recovery_codes[0]}
-        )
+        response = scene.client.post("/auth/mfa/verify", json=body)
     assert_unavailable(response)
-    again = scene.client.post(
-        "/auth/mfa/verify", json={"mfa_token": mfa_token, "code": user.recovery_codes[1]}
-    )
+    assert table_dump(settings) == before, dump_diff(before, table_dump(settings))
+    again = scene.client.post("/auth/mfa/verify", json=body)
     assert again.status_code == 200, again.text
+    spent = scene.client.post("/auth/mfa/verify", json=body)
+    assert spent.status_code == 401, spent.text
 
 
 def test_refresh_whose_rotation_fails_keeps_the_old_token_working(
@@ -929,23 +926,27 @@ def test_audit_write_failure_does_not_fail_the_request(
     assert faults.failed_calls("dynamodb")
 
 
-def test_totp_claim_whose_answer_is_lost(
+def test_sign_in_whose_answer_is_lost(
     scene: Scene, faults: FaultInjector, settings: Settings, clock: Clock
 ) -> None:
-    """The TOTP step claim (a conditional UpdateItem) is applied but its answer is lost;
-    botocore retries it and the retry's condition fails, since the step is now taken.
-    Observed: 401 INVALID_CREDENTIALS for a correct code, and a login failure is counted.
-    The service cannot tell its own retry from a concurrent replay, so refusing is the
-    safe side; what must hold is that the user signs in at the next step."""
+    """The sign-in transaction (TOTP step + session + refresh token) is applied but its
+    answer is lost; botocore retries it. The retry finds its own session written (the
+    id is random, so nothing else wrote it) and the sign-in succeeds, once: one session,
+    and the code is spent."""
     user = scene.user
     clock.next_step()
     mfa_token = scene.challenge(user)
     code = scene.directory.code(user)
-    with faults("lost", "dynamodb", operations={"UpdateItem"}, calls=1, attempts=1):
+    before = table_dump(settings)
+    with faults("lost", "dynamodb", operations={"TransactWriteItems"}, calls=1, attempts=1):
         response = scene.client.post(
             "/auth/mfa/verify", json={"mfa_token": mfa_token, "code": code}
         )
-    assert response.status_code in {200, 401, 503}, response.text
+    assert response.status_code == 200, response.text
     assert [len(attempts) for attempts in faults.failed_calls("dynamodb")] == [2]
-    scene.directory.sign_in(user)
-    assert scene.client.get("/users/me", headers=user.headers).status_code == 200
+    added = dump_diff(before, table_dump(settings))["added"]
+    assert len([key for key in added if "/SESSION#" in key]) == 1, added
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    assert scene.client.get("/users/me", headers=headers).status_code == 200
+    replay = scene.client.post("/auth/mfa/verify", json={"mfa_token": mfa_token, "code": code})
+    assert replay.status_code == 401, replay.text

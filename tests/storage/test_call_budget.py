@@ -77,10 +77,13 @@ def test_login_reads_at_most_two_items(
     assert response.status_code == 200
     reads = [op for op in aws_calls.operations if op in {"GetItem", "Query", "Scan"}]
     assert reads == ["GetItem", "GetItem"]
-    # Writes its controls need: the TOTP step claim (single use), the session + refresh
-    # token in one transaction, then the audit event (recorded once the session exists).
+    # Writes its controls need: one transaction with the TOTP step claim (single use),
+    # the session and its refresh token, then the audit event (once the session exists).
     writes = [op for op in aws_calls.operations if op not in {"GetItem", "GetParameters"}]
-    assert writes == ["UpdateItem", "TransactWriteItems", "PutItem"]
+    assert writes == ["TransactWriteItems", "PutItem"]
+    [transaction] = [params for op, params in aws_calls.calls if op == "TransactWriteItems"]
+    kinds = [next(iter(action)) for action in transaction["TransactItems"]]
+    assert kinds == ["Put", "Put", "Update"], kinds
 
 
 def test_no_scan_anywhere_in_a_full_flow(

@@ -13,7 +13,9 @@ from pynamodb.transactions import TransactWrite
 from authapi.auth.models import RefreshTokenItem, SessionItem, refresh_sk, session_sk
 from authapi.core import clock
 from authapi.core.db import connection, failed_conditions, storage_errors
+from authapi.core.errors import InvalidCredentials
 from authapi.users.models import USER_SK, UserItem, user_pk
+from authapi.users.repository import UserWrite
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,16 @@ def _at(epoch: int) -> datetime:
 
 
 def create_session(
-    user_id: str, session_id: str, token_digest: str, expires_at: int, token_version: int
+    user_id: str,
+    session_id: str,
+    token_digest: str,
+    expires_at: int,
+    token_version: int,
+    user_write: UserWrite | None = None,
 ) -> None:
+    """Open a session (its first refresh token) in one transaction, together with the
+    sign-in's write on the user item. InvalidCredentials when that write's condition
+    fails: the second factor was spent meanwhile (a replayed code lost the race)."""
     now = int(clock.now())
     session = SessionItem(
         user_pk(user_id), session_sk(session_id), created_at=now, expires_at=_at(expires_at)
@@ -54,9 +64,25 @@ def create_session(
         token_version=token_version,
         expires_at=_at(expires_at),
     )
-    with storage_errors(), TransactWrite(connection=connection()) as transaction:
-        transaction.save(session, condition=SessionItem.pk.does_not_exist())
-        transaction.save(token, condition=RefreshTokenItem.pk.does_not_exist())
+    with storage_errors():
+        try:
+            with TransactWrite(connection=connection()) as transaction:
+                transaction.save(session, condition=SessionItem.pk.does_not_exist())
+                transaction.save(token, condition=RefreshTokenItem.pk.does_not_exist())
+                if user_write is not None:
+                    user_write.add_to(transaction)
+        except TransactWriteError as exc:
+            # DynamoDB's order: the two puts, then the update of the user item.
+            failed = failed_conditions(exc)
+            if failed and failed[0]:
+                # The session id is 128 random bits: only this very transaction can have
+                # written it. botocore retried it after its answer was lost, and (all or
+                # nothing) it had committed in full. DynamoDB's idempotency token makes
+                # such a retry succeed anyway; this holds without it too.
+                return
+            if user_write is not None and len(failed) == 3 and failed[2]:
+                raise InvalidCredentials() from exc
+            raise
 
 
 def get_refresh_token(user_id: str, token_digest: str) -> StoredRefreshToken | None:

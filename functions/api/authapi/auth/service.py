@@ -148,8 +148,7 @@ class AuthService:
         if not user.mfa_enabled:
             raise MfaSetupRequired()
         with self._second_factor(user, "totp"):
-            self._accept_totp(user, code)
-        return self._start_session(user, login_factor="password+totp")
+            return self._start_session(user, "password+totp", self._accept_totp(user, code))
 
     # ---- second factor ----------------------------------------------------------------
 
@@ -169,35 +168,38 @@ class AuthService:
             raise NotAuthenticated()
         return user
 
-    def _accept_totp(self, user: User, code: str) -> None:
+    def _accept_totp(self, user: User, code: str) -> users.UserWrite:
+        """The write that spends a valid, unused code; committed with the session."""
         if user.totp_secret is None:
             raise InvalidCredentials()
         step = totp.matching_step(self._seed(user, user.totp_secret), code, clock.now())
         if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
             raise InvalidCredentials()
-        # The conditional write decides between concurrent requests with the same code.
-        users.claim_totp_step(user, step)
+        # Its condition decides between concurrent requests with the same code.
+        return users.totp_step_claim(user, step)
 
     def verify_mfa(self, mfa_token: str, code: str) -> TokenPair:
         """Step two: a TOTP code, or one of the user's unused recovery codes."""
         user = self._user_for_mfa_token(mfa_token, "totp")
         compact = code.strip()
-        factor = "totp" if compact.isdigit() else "recovery_code"
-        with self._second_factor(user, factor):
-            if factor == "totp":
-                self._accept_totp(user, compact)
-            else:
-                self._accept_recovery_code(user, compact)
-        return self._start_session(user, login_factor=factor)
-
-    def _accept_recovery_code(self, user: User, code: str) -> None:
-        digest = codes.recovery_code_digest(code)
-        if digest is None or digest not in user.recovery_code_hashes:
-            raise InvalidCredentials()
-        users.use_recovery_code(user, digest)
+        if compact.isdigit():
+            with self._second_factor(user, "totp"):
+                return self._start_session(user, "totp", self._accept_totp(user, compact))
+        with self._second_factor(user, "recovery_code"):
+            tokens = self._start_session(
+                user, "recovery_code", self._accept_recovery_code(user, compact)
+            )
         record_event(
             "recovery_code_used", user_id=user.id, remaining=len(user.recovery_code_hashes) - 1
         )
+        return tokens
+
+    def _accept_recovery_code(self, user: User, code: str) -> users.UserWrite:
+        """The write that spends an unused recovery code; committed with the session."""
+        digest = codes.recovery_code_digest(code)
+        if digest is None or digest not in user.recovery_code_hashes:
+            raise InvalidCredentials()
+        return users.recovery_code_use(user, digest)
 
     def start_enrollment(self, mfa_token: str) -> TotpEnrollment:
         user = self._user_for_mfa_token(mfa_token, "setup")
@@ -223,11 +225,12 @@ class AuthService:
             record_event("login_failed", user_id=user.id, factor="totp_setup")
             raise InvalidCredentials()
         recovery_codes = codes.new_recovery_codes()
-        users.confirm_totp_enrollment(
+        confirmation = users.enrollment_confirmation(
             user, sealed, step, [codes.digest(code) for code in recovery_codes]
         )
+        tokens = self._start_session(user, "totp_setup", confirmation)
         record_event("mfa_enrolled", user_id=user.id)
-        return self._start_session(user, login_factor="totp_setup"), recovery_codes
+        return tokens, recovery_codes
 
     # ---- sessions -------------------------------------------------------------------------
 
@@ -245,16 +248,25 @@ class AuthService:
         # the 256 random bits after it are the secret.
         return f"{user_id}.{codes.new_refresh_token()}"
 
-    def _start_session(self, user: User, login_factor: str | None = None) -> TokenPair:
-        """Both factors passed (or the password was just changed): refill the failure
-        budget and open a session."""
-        users.reset_login_failures(user)
+    def _start_session(
+        self,
+        user: User,
+        login_factor: str | None = None,
+        second_factor: users.UserWrite | None = None,
+    ) -> TokenPair:
+        """Both factors passed (or the password was just changed): open a session, and in
+        the same transaction spend the second factor and refill the failure budget."""
         now = int(clock.now())
         session_id = uuid.uuid4().hex
         refresh_token = self._new_refresh_token(user.id)
         expires_at = now + self._settings.refresh_token_ttl_seconds
         sessions.create_session(
-            user.id, session_id, codes.digest(refresh_token), expires_at, user.token_version
+            user.id,
+            session_id,
+            codes.digest(refresh_token),
+            expires_at,
+            user.token_version,
+            users.sign_in_write(user, second_factor),
         )
         if login_factor is not None:  # recorded once the session really exists
             record_event("login_succeeded", user_id=user.id, factor=login_factor)
@@ -378,10 +390,13 @@ class AuthService:
         Needs the password and a current TOTP code (single use, like at login)."""
         user = request.user
         self._reauthenticate(user, password)
-        with self._second_factor(user, "totp"):
-            self._accept_totp(user, code.strip())
         recovery_codes = codes.new_recovery_codes()
-        users.replace_recovery_codes(user, [codes.digest(code) for code in recovery_codes])
+        with self._second_factor(user, "totp"):
+            users.replace_recovery_codes(
+                user,
+                [codes.digest(code) for code in recovery_codes],
+                spending=self._accept_totp(user, code.strip()),
+            )
         record_event("recovery_codes_regenerated", user_id=user.id)
         return recovery_codes
 

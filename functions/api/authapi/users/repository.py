@@ -8,7 +8,7 @@ requests can never both get the same name (no read-then-write).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -195,13 +195,44 @@ def record_unknown_name_failure(username: str, seen: FailureRecord) -> None:
 
 
 def reset_login_failures(user: User) -> None:
-    """A successful login refills the budget (only written when something was spent)."""
-    if user.failures.count:
-        _update_user(
-            user.id,
-            [UserItem.login_failures.remove(), UserItem.last_login_failure_at.remove()],
-            UserItem.pk.exists(),
-        )
+    """Refill the failure budget on its own (a sign-in refills it in its transaction)."""
+    refill = _budget_refill(user)
+    if refill:
+        _update_user(user.id, refill, UserItem.pk.exists())
+
+
+def _budget_refill(user: User) -> list[Action]:
+    """A successful sign-in refills the budget (only written when something was spent)."""
+    if not user.failures.count:
+        return []
+    return [UserItem.login_failures.remove(), UserItem.last_login_failure_at.remove()]
+
+
+@dataclass(frozen=True)
+class UserWrite:
+    """A conditional update of one user item, committed inside another transaction.
+
+    A sign-in spends its second factor (a TOTP step, a recovery code, the enrollment's
+    first code) in the same transaction that opens the session, so a failed write
+    leaves both undone and the user can retry with the same code (nothing half-written).
+    """
+
+    user_id: str
+    actions: list[Action]
+    condition: Condition
+
+    def add_to(self, transaction: TransactWrite) -> None:
+        item = UserItem(user_pk(self.user_id), USER_SK)
+        transaction.update(item, actions=self.actions, condition=self.condition)
+
+
+def sign_in_write(user: User, second_factor: UserWrite | None) -> UserWrite | None:
+    """What a sign-in writes on the user item: the second factor it spends, if any, and
+    the refilled failure budget. None when there is nothing to write."""
+    refill = _budget_refill(user)
+    if second_factor is None:
+        return UserWrite(user.id, refill, UserItem.pk.exists()) if refill else None
+    return replace(second_factor, actions=[*second_factor.actions, *refill])
 
 
 def _admin_count_change(transaction: TransactWrite, delta: int) -> None:
@@ -446,20 +477,19 @@ def set_password_hash(user: User, new_hash: str) -> None:
     )
 
 
-def claim_totp_step(user: User, step: int) -> None:
+def totp_step_claim(user: User, step: int) -> UserWrite:
     """Record `step` as the last accepted TOTP step, only if it is later than the last one.
 
-    This conditional update is what makes a code single-use across every Lambda
-    container (RFC 6238 §5.2, ASVS 2.8.4): of two requests with the same code, exactly
-    one wins the condition; the other is a failed login.
+    This condition is what makes a code single-use across every Lambda container
+    (RFC 6238 §5.2, ASVS 2.8.4): of two requests with the same code, exactly one wins
+    it; the other is a failed login.
     """
-    if not _update_user(
+    return UserWrite(
         user.id,
         [UserItem.totp_last_step.set(step)],
         (UserItem.totp_last_step.does_not_exist() | (UserItem.totp_last_step < step))
         & UserItem.totp_secret.exists(),
-    ):
-        raise InvalidCredentials()
+    )
 
 
 def start_totp_enrollment(user: User, secret: str) -> None:
@@ -472,16 +502,16 @@ def start_totp_enrollment(user: User, secret: str) -> None:
         raise InvalidCredentials()
 
 
-def confirm_totp_enrollment(
+def enrollment_confirmation(
     user: User, secret: str, step: int, recovery_code_hashes: list[str]
-) -> None:
+) -> UserWrite:
     """Make the pending secret the user's TOTP secret, atomically with its first code.
 
     Conditioned on the very secret the code was checked against, so a concurrent
     /auth/mfa/setup that replaced it makes this confirmation fail rather than
     enable a secret the user never saw.
     """
-    if not _update_user(
+    return UserWrite(
         user.id,
         [
             UserItem.totp_secret.set(secret),
@@ -491,18 +521,16 @@ def confirm_totp_enrollment(
             UserItem.updated_at.set(clock.utcnow()),
         ],
         UserItem.totp_secret.does_not_exist() & (UserItem.pending_totp_secret == secret),
-    ):
-        raise InvalidCredentials()
+    )
 
 
-def use_recovery_code(user: User, code_hash: str) -> None:
+def recovery_code_use(user: User, code_hash: str) -> UserWrite:
     """Remove one recovery code; the condition makes each code usable exactly once."""
-    if not _update_user(
+    return UserWrite(
         user.id,
         [UserItem.recovery_code_hashes.delete({code_hash})],
         UserItem.recovery_code_hashes.contains(code_hash),
-    ):
-        raise InvalidCredentials()
+    )
 
 
 def change_password(user: User, new_hash: str) -> User:
@@ -531,14 +559,16 @@ def change_password(user: User, new_hash: str) -> User:
     return _to_domain(target)
 
 
-def replace_recovery_codes(user: User, code_hashes: list[str]) -> None:
-    """The new set replaces the old one entirely: old codes stop working at once."""
+def replace_recovery_codes(user: User, code_hashes: list[str], spending: UserWrite) -> None:
+    """The new set replaces the old one entirely: old codes stop working at once. In the
+    same write, `spending` spends the TOTP code that authorised it (InvalidCredentials if
+    that code was spent meanwhile), so a failure leaves both undone."""
     if not _update_user(
         user.id,
-        [UserItem.recovery_code_hashes.set(set(code_hashes))],
-        UserItem.totp_secret.exists(),
+        [*spending.actions, UserItem.recovery_code_hashes.set(set(code_hashes))],
+        spending.condition,
     ):
-        raise Conflict()
+        raise InvalidCredentials()
 
 
 def bump_token_version(user_id: str) -> None:
