@@ -950,3 +950,40 @@ def test_sign_in_whose_answer_is_lost(
     assert scene.client.get("/users/me", headers=headers).status_code == 200
     replay = scene.client.post("/auth/mfa/verify", json={"mfa_token": mfa_token, "code": code})
     assert replay.status_code == 401, replay.text
+
+
+@pytest.mark.parametrize(
+    ("service", "kind", "error"),
+    [
+        ("dynamodb", "throttle", "ProvisionedThroughputExceededException"),
+        ("dynamodb", "internal", "InternalServerError"),
+        ("dynamodb", "timeout", "ReadTimeoutError"),
+        ("ssm", "throttle", "ThrottlingException"),
+        ("ssm", "connection", "EndpointConnectionError"),
+    ],
+)
+def test_a_503_logs_its_cause_without_the_message(
+    scene: Scene,
+    faults: FaultInjector,
+    caplog: pytest.LogCaptureFixture,
+    service: str,
+    kind: str,
+    error: str,
+) -> None:
+    """ASVS 5.0 16.3.4 (log errors the operator can act on): the response says only
+    SERVICE_UNAVAILABLE; the log line names the service and AWS's error code. AWS's
+    message text is left out (it can quote request values)."""
+    user = scene.user
+    if service == "ssm":
+        secrets.reset_cache()
+    with caplog.at_level("ERROR", logger="authapi"), faults(kind, service):
+        assert_unavailable(scene.client.get("/users/me", headers=user.headers))
+    logged = [
+        json.loads(record.getMessage())
+        for record in caplog.records
+        if "aws_unavailable" in record.getMessage()
+    ]
+    assert logged == [{"event": "aws_unavailable", "service": service, "error": error}]
+    text = caplog.text
+    assert "throughput for the table was exceeded" not in text
+    assert "Rate exceeded" not in text

@@ -8,6 +8,8 @@ how the local run and the tests point everything at moto.
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from functools import lru_cache
 from typing import Any
@@ -15,6 +17,11 @@ from typing import Any
 import botocore.config
 import botocore.loaders
 import botocore.session
+from botocore.exceptions import ClientError
+
+from authapi.core.errors import ServiceUnavailable
+
+logger = logging.getLogger("authapi")
 
 CLIENT_CONFIG = botocore.config.Config(
     retries={"mode": "standard", "total_max_attempts": 3},
@@ -51,3 +58,21 @@ def session() -> botocore.session.Session:
 
 def client(service: str, region: str) -> Any:
     return session().create_client(service, region_name=region, config=CLIENT_CONFIG)
+
+
+def unavailable(service: str, exc: Exception) -> ServiceUnavailable:
+    """The 503 for a failed AWS call, with its cause logged for the operator.
+
+    Only the service and the error code (or exception type) are logged, never the
+    message: AWS error messages may quote request values, which can be secrets.
+    """
+    cause = getattr(exc, "cause", None) or exc  # pynamodb wraps botocore's exception
+    code = getattr(exc, "cause_response_code", None)
+    if code is None and isinstance(cause, ClientError):
+        code = cause.response.get("Error", {}).get("Code")
+    logger.error(
+        json.dumps(
+            {"event": "aws_unavailable", "service": service, "error": code or type(cause).__name__}
+        )
+    )
+    return ServiceUnavailable()

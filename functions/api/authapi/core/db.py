@@ -37,7 +37,6 @@ from pynamodb.models import Model
 
 from authapi.core import aws
 from authapi.core.config import Settings, get_settings
-from authapi.core.errors import ServiceUnavailable
 
 TTL_ATTRIBUTE = "expires_at"
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -138,4 +137,4 @@ def storage_errors() -> Iterator[None]:
     try:
         yield
     except PynamoDBException as exc:
-        raise ServiceUnavailable() from exc
+        raise aws.unavailable("dynamodb", exc) from exc

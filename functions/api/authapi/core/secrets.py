@@ -72,7 +72,7 @@ class SecretStore:
             )
         except (BotoCoreError, ClientError) as exc:
             # Throttled or down: a 503, nothing cached, the next request tries again.
-            raise ServiceUnavailable() from exc
+            raise aws.unavailable("ssm", exc) from exc
         return {str(found["Name"]): str(found["Value"]) for found in response["Parameters"]}
 
 
