@@ -1,0 +1,373 @@
+"""Peak memory of a process that serves a login and `GET /users/me`, beside a floor.
+
+    python -m bench.memory [--runs N] [--output PATH]
+
+Each sample is a fresh process of this venv's Python (`sys.executable`, not the built
+Lambda package) that holds only what a Lambda container holds: the app, talking to a
+moto server on loopback started by this script (bench.cold_start's `moto_server`), so
+moto's own memory is in another process. The process gets the function's environment
+(`lambda_environment`, with the runtime's AWS_LAMBDA_FUNCTION_NAME, so importing
+`authapi.main` runs the container warm-up as on Lambda), imports `authapi.main`, then
+calls `authapi.main.handler` with API Gateway HTTP API v2 events (from tests/events):
+`POST /auth/login`, `POST /auth/mfa/verify` with the user's current TOTP code (the user
+is created enrolled by this script, a fresh one per process) and `GET /users/me` with
+the access token it got. It reports its peak resident set size (VmHWM in
+/proc/self/status) after the import and after the three answers. Not `ru_maxrss`: on
+Linux that keeps, across exec, the RSS of the forked copy of the parent, and the parent
+here holds moto.
+
+A third kind only imports `authapi.main` without AWS_LAMBDA_FUNCTION_NAME (no
+container warm-up), to tell the import from the warm-up. The floor is the same kind of
+process importing fastapi, mangum and botocore, creating a DynamoDB client and serving
+one `GET /ping` on a one-route FastAPI app behind Mangum. The kinds take turns in a
+rotating order; one untimed round first, so that every module's bytecode is cached and
+no process pays for compiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import lambda_events
+from .cold_start import lambda_environment, moto_server
+from .report import BENCHMARKS, ROOT, Stats, Target, write_section
+
+SECTION = "## Peak memory"
+DEFAULT_RUNS = 5
+USERNAME = "memory.user"
+PASSWORD = "correct horse battery staple"  # noqa: S105 - throwaway users on a moto server
+TEMPLATE = ROOT / "template.yaml"
+
+# Runs in the venv's Python with `-c DRIVER <mode>`, the job as JSON on stdin; prints one
+# JSON object. Only the standard library besides what it measures.
+DRIVER = r"""
+import json, sys
+
+def peak():
+    # VmHWM: the peak resident set of this process image. Not ru_maxrss, which on Linux
+    # keeps the RSS of the forked copy of the parent from before exec.
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    sys.exit("no VmHWM in /proc/self/status")
+
+class Context:
+    function_name = "authapi-ApiFunction"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:authapi-ApiFunction"
+    memory_limit_in_mb = 1024
+    aws_request_id = "memory"
+    log_group_name = "/aws/lambda/authapi-ApiFunction"
+    log_stream_name = "memory"
+    identity = None
+    client_context = None
+
+    def get_remaining_time_in_millis(self):
+        return 10000
+
+def answer(handler, event, expected):
+    result = handler(event, Context())
+    if result["statusCode"] != expected:
+        sys.exit(f"{event['rawPath']}: {result['statusCode']} {result.get('body')}")
+    return json.loads(result["body"]) if result.get("body") else {}
+
+def with_json(event, body):
+    event["body"] = json.dumps(body)
+    event["headers"]["content-length"] = str(len(event["body"].encode()))
+    return event
+
+def with_bearer(event, token):
+    event["headers"]["authorization"] = "Bearer " + token
+    return event
+
+mode = sys.argv[1]
+job = json.load(sys.stdin)
+report = {"started": peak()}
+if mode == "floor":
+    import botocore.session
+    from fastapi import FastAPI
+    from mangum import Mangum
+
+    botocore.session.get_session().create_client("dynamodb")
+    app = FastAPI()
+
+    @app.get("/ping")
+    def ping():
+        return {"status": "ok"}
+
+    report["imported"] = peak()
+    answer(Mangum(app, lifespan="off"), job["ping"], 200)
+elif mode == "import":
+    import authapi.main
+
+    report["imported"] = peak()
+else:
+    import authapi.main
+
+    report["imported"] = peak()
+    handler = authapi.main.handler
+    challenge = answer(handler, job["login"], 200)
+    if challenge.get("mfa") != "totp":
+        sys.exit(f"login asked for {challenge.get('mfa')!r}, not a TOTP code")
+    verify = with_json(job["verify"], {"mfa_token": challenge["mfa_token"], "code": job["code"]})
+    tokens = answer(handler, verify, 200)
+    me = answer(handler, with_bearer(job["me"], tokens["access_token"]), 200)
+    if me.get("username") != job["username"]:
+        sys.exit(f"GET /users/me answered for {me.get('username')!r}")
+report["peak"] = peak()
+print(json.dumps(report))
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    imported: int
+    peak: int
+
+
+def run_driver(mode: str, env: Mapping[str, str], job: dict[str, Any]) -> Run:
+    """One fresh process of this venv's Python (see DRIVER)."""
+    done = subprocess.run(  # noqa: S603 - this venv's Python, fixed arguments
+        [sys.executable, "-c", DRIVER, mode],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{mode} process failed ({done.returncode}):\n{done.stderr}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return Run(imported=int(report["imported"]), peak=int(report["peak"]))
+
+
+class Users:
+    """Enrolled users on the moto server, one per service process (a TOTP step can be
+    used once per user, and processes may follow each other within one step)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def job(self) -> dict[str, Any]:
+        import logging
+
+        import pyotp
+
+        from authapi.core.config import get_settings
+        from authapi.deps import get_seed_keys
+        from authapi.security import totp
+        from authapi.users import service
+
+        settings = get_settings()
+        self.count += 1
+        username = f"{USERNAME}{self.count}"
+        secret = totp.new_secret()
+        audit = logging.getLogger("authapi.security")
+        level = audit.level
+        audit.setLevel(logging.ERROR)  # no "user_created" line on this script's stderr
+        try:
+            service.create_user(
+                settings,
+                username=username,
+                email=f"{username}@example.com",
+                password=PASSWORD,
+                enrollment=service.Enrollment(secret, [], get_seed_keys(settings)),
+            )
+        finally:
+            audit.setLevel(level)
+        verify = lambda_events.request(
+            "POST", "/auth/mfa/verify", json_body={"mfa_token": "", "code": ""}
+        )
+        return {
+            "username": username,
+            "login": lambda_events.login(username, PASSWORD),
+            "verify": verify,
+            "code": pyotp.TOTP(secret).now(),  # the driver answers within the same step or next
+            "me": lambda_events.request("GET", "/users/me", token="set by the driver"),  # noqa: S106
+        }
+
+
+def floor_job() -> dict[str, Any]:
+    return {"ping": lambda_events.request("GET", "/ping")}
+
+
+def lambda_memory_size() -> int | None:
+    """The function's MemorySize in template.yaml (MB), if it says."""
+    match = re.search(r"^\s*MemorySize:\s*(\d+)\s*$", TEMPLATE.read_text("utf-8"), re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class Results:
+    runs: int
+    python: str
+    service_peak: Stats
+    service_imported: Stats
+    import_only: Stats
+    floor_peak: Stats
+    floor_imported: Stats
+    memory_size: int | None
+    argon2_memory_kib: int
+
+
+def measure(runs: int) -> Results:
+    users = Users()
+    samples: dict[str, list[float]] = {
+        key: [] for key in ("service", "service_imported", "import_only", "floor", "floor_imported")
+    }
+    with tempfile.TemporaryDirectory(prefix="authapi-memory-") as work, moto_server() as moto:
+        lambda_env = lambda_environment(moto.endpoint, Path(work), in_lambda=True)
+        # Without AWS_LAMBDA_FUNCTION_NAME: the import alone, no container warm-up.
+        plain_env = lambda_environment(moto.endpoint, Path(work))
+
+        def service() -> None:
+            served = run_driver("handler", lambda_env, users.job())
+            samples["service"].append(served.peak)
+            samples["service_imported"].append(served.imported)
+
+        def import_only() -> None:
+            samples["import_only"].append(run_driver("import", plain_env, {}).peak)
+
+        def floor() -> None:
+            ran = run_driver("floor", lambda_env, floor_job())
+            samples["floor"].append(ran.peak)
+            samples["floor_imported"].append(ran.imported)
+
+        kinds = [service, import_only, floor]
+        # Untimed round: bytecode cached for every module each kind imports.
+        run_driver("handler", lambda_env, users.job())
+        run_driver("floor", lambda_env, floor_job())
+        for round_ in range(runs):
+            shift = round_ % len(kinds)
+            for kind in kinds[shift:] + kinds[:shift]:
+                kind()
+    return Results(
+        runs=runs,
+        python=f"CPython {sys.version.split()[0]}",
+        service_peak=Stats.of(samples["service"]),
+        service_imported=Stats.of(samples["service_imported"]),
+        import_only=Stats.of(samples["import_only"]),
+        floor_peak=Stats.of(samples["floor"]),
+        floor_imported=Stats.of(samples["floor_imported"]),
+        memory_size=lambda_memory_size(),
+        argon2_memory_kib=argon2_memory_kib(),
+    )
+
+
+def argon2_memory_kib() -> int:
+    """The memory cost (m, KiB) of the service's password hashes."""
+    from authapi.security import passwords
+
+    match = re.search(r"\$m=(\d+),", passwords.hash_password(PASSWORD))
+    if match is None:
+        raise RuntimeError("the password hash names no argon2 memory cost")
+    return int(match.group(1))
+
+
+def _mib(size: float) -> str:
+    return f"{size / 1024 / 1024:.1f}"
+
+
+def table(results: Results) -> str:
+    rows = [
+        ("service: login + `GET /users/me` answered", results.service_peak),
+        (
+            "service: after `import authapi.main` with the container warm-up",
+            results.service_imported,
+        ),
+        ("service: after `import authapi.main` alone (no warm-up)", results.import_only),
+        ("floor: one `GET /ping` answered", results.floor_peak),
+        ("floor: after its imports and the DynamoDB client", results.floor_imported),
+    ]
+    lines = ["| Process | Median MiB | Min-max MiB |", "|---|--:|--:|"]
+    for label, stats in rows:
+        lines.append(
+            f"| {label} | {_mib(stats.median)} | {_mib(stats.minimum)}-{_mib(stats.maximum)} |"
+        )
+    return "\n".join(lines)
+
+
+def targets(results: Results) -> list[Target]:
+    """The benchmark issue sets no memory target."""
+    return []
+
+
+def section(results: Results) -> str:
+    memory = f"{results.memory_size} MB" if results.memory_size is not None else "not set"
+    difference = results.service_peak.median - results.floor_peak.median
+    import_cost = results.import_only.median - results.floor_imported.median
+    warm_up = results.service_imported.median - results.import_only.median
+    serving = results.service_peak.median - results.service_imported.median
+    headroom = (
+        f"The peak is {results.service_peak.median / 2**20 / results.memory_size:.0%} of "
+        "the function's memory setting."
+        if results.memory_size
+        else ""
+    )
+    return f"""{SECTION}
+
+How to run: `.venv/bin/python -m bench.memory --runs N` (this section only).
+
+Peak resident set size (VmHWM in `/proc/self/status`; not `ru_maxrss`, which on Linux
+keeps the RSS of the forking parent across exec) of fresh processes, {results.runs} per kind
+after one untimed round, the kinds alternating. Each is {results.python} from the project venv
+(not the built Lambda package on the runtime's Python: the libraries are the same, the
+interpreter version may not be) with only the app in it: DynamoDB and SSM are a moto
+server on loopback in another process. The service process has the function's
+environment (with `AWS_LAMBDA_FUNCTION_NAME`, so the import runs the container warm-up:
+SSM key sets, DynamoDB connection, the dummy argon2id hash), imports `authapi.main` and
+calls its handler with API Gateway HTTP API v2 events: `POST /auth/login`,
+`POST /auth/mfa/verify` (an enrolled user's current TOTP code) and `GET /users/me` with
+the access token it got. A third kind of process only imports `authapi.main`, without
+the warm-up. The floor process imports fastapi, mangum and botocore, creates a DynamoDB
+client and serves one `GET /ping` through a one-route FastAPI app behind Mangum. The
+function's memory setting (`MemorySize` in template.yaml): {memory}.
+
+{table(results)}
+
+The service's peak is {_mib(difference)} MiB above the floor's (medians): importing
+`authapi.main` costs {_mib(import_cost)} MiB more than the floor's imports and client, the
+container warm-up {_mib(warm_up)} MiB more than the import, and serving the three requests
+{_mib(serving)} MiB more than that. The warm-up makes the DynamoDB and SSM clients and the
+dummy argon2id hash; an argon2id hash or verification holds its memory cost
+({results.argon2_memory_kib / 1024:.0f} MiB, m={results.argon2_memory_kib} KiB) while it
+runs. {headroom}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--runs", type=int, default=DEFAULT_RUNS, help=f"processes per kind ({DEFAULT_RUNS})"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=BENCHMARKS,
+        help="file whose section to write (the others are kept)",
+    )
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    results = measure(args.runs)
+    text = section(results)
+    write_section(args.output, text)
+    print(text)
+    print(f"Wrote the {SECTION!r} section of {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
