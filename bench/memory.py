@@ -321,19 +321,20 @@ def section(results: Results) -> str:
 How to run: `.venv/bin/python -m bench.memory --runs N` (this section only).
 
 Peak resident set size (VmHWM in `/proc/self/status`; not `ru_maxrss`, which on Linux
-keeps the RSS of the forking parent across exec) of fresh processes, {results.runs} per kind
-after one untimed round, the kinds alternating. Each is {results.python} from the project venv
-(not the built Lambda package on the runtime's Python: the libraries are the same, the
-interpreter version may not be) with only the app in it: DynamoDB and SSM are a moto
-server on loopback in another process. The service process has the function's
-environment (with `AWS_LAMBDA_FUNCTION_NAME`, so the import runs the container warm-up:
-SSM key sets, DynamoDB connection, the dummy argon2id hash), imports `authapi.main` and
-calls its handler with API Gateway HTTP API v2 events: `POST /auth/login`,
-`POST /auth/mfa/verify` (an enrolled user's current TOTP code) and `GET /users/me` with
-the access token it got. A third kind of process only imports `authapi.main`, without
-the warm-up. The floor process imports fastapi, mangum and botocore, creates a DynamoDB
-client and serves one `GET /ping` through a one-route FastAPI app behind Mangum. The
-function's memory setting (`MemorySize` in template.yaml): {memory}.
+keeps the RSS of the forking parent across exec) of fresh processes, {results.runs} per
+kind after one untimed round, the kinds taking turns in a rotating order. Each is
+{results.python} from the project venv (not the built Lambda package on the runtime's
+Python: the libraries are the same, the interpreter version may not be) with only the
+app in it: DynamoDB and SSM are a moto server on loopback in another process. The
+service process has the function's environment (with `AWS_LAMBDA_FUNCTION_NAME`, so the
+import runs the container warm-up: SSM key sets, DynamoDB connection, the dummy
+argon2id hash), imports `authapi.main` and calls its handler with API Gateway HTTP API
+v2 events: `POST /auth/login`, `POST /auth/mfa/verify` (an enrolled user's current TOTP
+code) and `GET /users/me` with the access token it got. A third kind of process only
+imports `authapi.main`, without the warm-up. The floor process imports fastapi, mangum
+and botocore, creates a DynamoDB client and serves one `GET /ping` through a one-route
+FastAPI app behind Mangum. The function's memory setting (`MemorySize` in
+template.yaml): {memory}.
 
 {table(results)}
 
