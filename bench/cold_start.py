@@ -323,7 +323,7 @@ class Moto:
         from fastapi.testclient import TestClient
 
         from authapi.core.config import get_settings
-        from authapi.deps import get_seed_keys
+        from authapi.deps import load_seed_keys
         from authapi.main import create_app
         from authapi.security import totp
         from authapi.users import service
@@ -337,7 +337,7 @@ class Moto:
             username=username,
             email=f"{username}@example.com",
             password=PASSWORD,
-            enrollment=service.Enrollment(secret, [], get_seed_keys(settings)),
+            enrollment=service.Enrollment(secret, [], load_seed_keys(settings)),
         )
         with TestClient(create_app(settings)) as client:
             form = {"username": username, "password": PASSWORD + pyotp.TOTP(secret).now()}

@@ -34,7 +34,7 @@ from typing import Any  # noqa: E402
 import pyotp  # noqa: E402
 from mangum import Mangum  # noqa: E402
 
-from authapi.deps import get_seed_keys  # noqa: E402
+from authapi.deps import load_seed_keys  # noqa: E402
 from authapi.main import create_app  # noqa: E402
 from authapi.security import passwords, totp  # noqa: E402
 from authapi.users import service  # noqa: E402
@@ -178,7 +178,7 @@ def measure(runs: int) -> Results:
             username=USERNAME,
             email=f"{USERNAME}@example.com",
             password=PASSWORD,
-            enrollment=service.Enrollment(secret, [], get_seed_keys(settings)),
+            enrollment=service.Enrollment(secret, [], load_seed_keys(settings)),
         )
         handler = Mangum(create_app(settings), lifespan="off")
         cases = _cases(fake, secret)

@@ -47,7 +47,7 @@ def seed_admin(
     from authapi.core.config import get_settings
     from authapi.core.db import bind
     from authapi.core.errors import EmailTaken, UsernameTaken
-    from authapi.deps import get_seed_keys
+    from authapi.deps import load_seed_keys
     from authapi.security import codes, totp
     from authapi.users import service
     from authapi.users.domain import Role
@@ -67,7 +67,7 @@ def seed_admin(
             password=password,
             full_name=full_name,
             role=Role.ADMIN,
-            enrollment=service.Enrollment(secret, recovery_codes, get_seed_keys(settings)),
+            enrollment=service.Enrollment(secret, recovery_codes, load_seed_keys(settings)),
         )
     except (UsernameTaken, EmailTaken) as exc:
         raise AlreadyExists(exc.detail) from exc

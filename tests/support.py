@@ -12,7 +12,7 @@ import pyotp
 from fastapi.testclient import TestClient
 
 from authapi.core.config import Settings
-from authapi.deps import get_seed_keys
+from authapi.deps import load_seed_keys
 from authapi.security import codes, totp
 from authapi.users import service
 from authapi.users.domain import Role
@@ -75,7 +75,7 @@ class Directory:
             password=PASSWORD,
             role=role,
             enrollment=(
-                service.Enrollment(secret, recovery, get_seed_keys(self.settings))
+                service.Enrollment(secret, recovery, load_seed_keys(self.settings))
                 if secret
                 else None
             ),

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from authapi.core.config import Settings
-from authapi.deps import get_signing_keys
+from authapi.deps import load_signing_keys
 from authapi.users import repository
 from authapi.users.domain import Role, User
 from authapi.users.models import USER_SK, UserItem, user_pk
@@ -123,7 +123,7 @@ def _our_kid(client: TestClient) -> str:
 
 def _sign_with_ours(settings: Settings) -> tuple[str, Signer]:
     """Our live kid and a signer with our *private* key: for claim-check attacks."""
-    keys = get_signing_keys(settings)
+    keys = load_signing_keys(settings)
     return keys.kid, keys.private_key.sign
 
 

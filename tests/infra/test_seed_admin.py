@@ -22,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from authapi.core.config import Settings
-from authapi.deps import get_seed_keys
+from authapi.deps import load_seed_keys
 from authapi.security import seeds
 from authapi.security.passwords import verify_password
 from tests.support import Clock, table_items
@@ -112,7 +112,7 @@ def seed_json(endpoint: str, settings: Settings, username: str = "RootAdmin") ->
 
 def stored_seed(item: dict[str, Any], settings: Settings) -> str:
     """The TOTP seed of a stored user item, decrypted (it is stored encrypted)."""
-    return seeds.decrypt(get_seed_keys(settings), item["totp_secret"]["S"], item["user_id"]["S"])
+    return seeds.decrypt(load_seed_keys(settings), item["totp_secret"]["S"], item["user_id"]["S"])
 
 
 def test_json_output_and_the_stored_admin(server_aws: str, settings: Settings) -> None:

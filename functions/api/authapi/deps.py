@@ -22,26 +22,47 @@ from authapi.users.domain import User
 # auto_error=False: a missing token is answered by our own NOT_AUTHENTICATED body.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+# Dependencies that do no I/O per request are `async def`: FastAPI runs a plain `def`
+# dependency in its thread pool, and each such hop costs more than the work itself here
+# (GET /users/me crossed into the pool 8 times, twice its own time's target; see
+# BENCHMARKS.md "Warm latency"). Those that call AWS stay `def`, off the event loop.
 
 
-def get_signing_keys(settings: SettingsDep) -> SigningKeys:
+async def current_settings() -> Settings:
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(current_settings)]
+
+
+def load_signing_keys(settings: Settings) -> SigningKeys:
     return keys.signing_keys(
         secret_store(settings).get(settings.signing_keys_parameter), clock.now()
     )
 
 
+def load_seed_keys(settings: Settings) -> SeedKeys:
+    return keys.seed_keys(secret_store(settings).get(settings.totp_keys_parameter), clock.now())
+
+
+# The key sets come from the container's cache; SSM is read once per 5 minutes per
+# container (core/secrets.py), and that one read then blocks the event loop. On Lambda a
+# container serves one request at a time, so no other request waits for it.
+async def get_signing_keys(settings: SettingsDep) -> SigningKeys:
+    return load_signing_keys(settings)
+
+
 SigningKeysDep = Annotated[SigningKeys, Depends(get_signing_keys)]
 
 
-def get_seed_keys(settings: SettingsDep) -> SeedKeys:
-    return keys.seed_keys(secret_store(settings).get(settings.totp_keys_parameter), clock.now())
+async def get_seed_keys(settings: SettingsDep) -> SeedKeys:
+    return load_seed_keys(settings)
 
 
 SeedKeysDep = Annotated[SeedKeys, Depends(get_seed_keys)]
 
 
-def get_cursor_key(seeds: SeedKeysDep) -> bytes:
+async def get_cursor_key(seeds: SeedKeysDep) -> bytes:
     """Signs page cursors. Derived from the newest seed key (never used as is), so
     cursors need no secret of their own; a key rotation only retires old cursors."""
     return hmac.new(seeds.keys[seeds.kid], b"authapi page cursors v1", hashlib.sha256).digest()
@@ -50,7 +71,7 @@ def get_cursor_key(seeds: SeedKeysDep) -> bytes:
 CursorKeyDep = Annotated[bytes, Depends(get_cursor_key)]
 
 
-def get_auth_service(
+async def get_auth_service(
     settings: SettingsDep, signing: SigningKeysDep, seeds: SeedKeysDep
 ) -> AuthService:
     issuer = TokenIssuer(keys=signing, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
@@ -60,7 +81,7 @@ def get_auth_service(
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 
-def get_authenticated(
+def get_authenticated(  # reads the user from DynamoDB: in the thread pool
     service: AuthServiceDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> AuthenticatedRequest:
     if not token:
@@ -73,14 +94,14 @@ def get_authenticated(
 Authenticated = Annotated[AuthenticatedRequest, Depends(get_authenticated)]
 
 
-def get_current_user(request: Authenticated) -> User:
+async def get_current_user(request: Authenticated) -> User:
     return request.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_current_admin(user: CurrentUser) -> User:
+async def get_current_admin(user: CurrentUser) -> User:
     if not user.is_admin:
         raise Forbidden()
     return user

@@ -33,7 +33,8 @@ router = APIRouter(tags=["users"])
 
 
 @router.get("/users/me", response_model=UserOut, responses=error_responses(401, 503))
-def read_me(user: CurrentUser) -> UserOut:
+async def read_me(user: CurrentUser) -> UserOut:
+    # async: no I/O here (the user was read by the dependency), so no thread-pool hop.
     return UserOut.model_validate(user)
 
 
