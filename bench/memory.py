@@ -166,7 +166,7 @@ class Users:
         import pyotp
 
         from authapi.core.config import get_settings
-        from authapi.deps import get_seed_keys
+        from authapi.deps import load_seed_keys
         from authapi.security import totp
         from authapi.users import service
 
@@ -183,7 +183,7 @@ class Users:
                 username=username,
                 email=f"{username}@example.com",
                 password=PASSWORD,
-                enrollment=service.Enrollment(secret, [], get_seed_keys(settings)),
+                enrollment=service.Enrollment(secret, [], load_seed_keys(settings)),
             )
         finally:
             audit.setLevel(level)

@@ -61,7 +61,7 @@ from mangum import Mangum  # noqa: E402
 
 from authapi.audit.models import AUDIT_KIND, AuditEventItem  # noqa: E402
 from authapi.core.config import Settings  # noqa: E402
-from authapi.deps import get_seed_keys  # noqa: E402
+from authapi.deps import load_seed_keys  # noqa: E402
 from authapi.main import create_app  # noqa: E402
 from authapi.security import passwords, totp  # noqa: E402
 from authapi.users import service  # noqa: E402
@@ -235,7 +235,7 @@ class State:
             email=f"{username}@example.com",
             password=PASSWORD,
             role=role,
-            enrollment=service.Enrollment(secret, [], get_seed_keys(self.settings)),
+            enrollment=service.Enrollment(secret, [], load_seed_keys(self.settings)),
         )
         return Account(user.id, user.username, secret)
 
@@ -347,7 +347,7 @@ class Case:
     floor: bool = False
 
 
-def _cases(state: State) -> list[Case]:
+def cases(state: State) -> list[Case]:
     """Listed so that login, second factor and logout follow each other: the rotation
     keeps that order in all but two rounds of each cycle, so the mfa_token and the
     session these need come from the timed request before, not from an untimed login."""
@@ -537,7 +537,7 @@ def measure(runs: int) -> Results:
             lambda: lambda_events.request("GET", "/ping"),
             floor=True,
         )
-        cases = [*_cases(state), floor]
+        every = [*cases(state), floor]
 
         def invoke(case: Case) -> Sample:
             return _invoke(floor_handler if case.floor else handler, case, timer)
@@ -545,17 +545,17 @@ def measure(runs: int) -> Results:
         # Warm-up, untimed: first imports and code paths, the SSM read, connections.
         for _ in range(WARM_UP_ROUNDS):
             state.restore()
-            for case in cases:
+            for case in every:
                 invoke(case)
-        samples: dict[str, list[Sample]] = {case.key: [] for case in cases}
+        samples: dict[str, list[Sample]] = {case.key: [] for case in every}
         for round_ in range(runs):
             state.restore()
-            shift = round_ % len(cases)
-            for case in cases[shift:] + cases[:shift]:
+            shift = round_ % len(every)
+            for case in every[shift:] + every[:shift]:
                 samples[case.key].append(invoke(case))
-        me = next(case for case in cases if case.key == "me")
+        me = next(case for case in every if case.key == "me")
         profile = _profile(handler, me.build, floor_handler)
-    rows = [_row(case, samples[case.key]) for case in cases if not case.floor]
+    rows = [_row(case, samples[case.key]) for case in every if not case.floor]
     floor_stats = Stats.of([sample.total for sample in samples["floor"]])
     return Results(runs, rows, floor_stats, time.perf_counter() - started, profile)
 

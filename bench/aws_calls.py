@@ -1,0 +1,185 @@
+"""AWS calls and DynamoDB capacity per endpoint.
+
+    python -m bench.aws_calls [--output PATH]      (this section only; make bench: all)
+
+Every endpoint of the warm-latency benchmark (bench/warm_latency.py: the same users,
+sessions and requests) is called once more, after a warm-up pass, with every botocore
+call recorded: the operations, and the read and write capacity units DynamoDB would
+charge for them, computed from the items read and written (bench/capacity.py explains
+why and how). A last request is a container's first, which also reads the key sets
+from SSM. The budgets themselves are asserted by tests/storage/test_call_budget.py;
+this table is the full picture.
+"""
+
+from __future__ import annotations
+
+from .inprocess import use_fake_aws
+
+STAGE = "calls"
+use_fake_aws(STAGE)  # before anything creates an AWS client
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import boto3  # noqa: E402
+from mangum import Mangum  # noqa: E402
+
+from authapi.core import secrets  # noqa: E402
+from authapi.core.config import Settings  # noqa: E402
+from authapi.main import create_app  # noqa: E402
+
+from . import lambda_events, warm_latency  # noqa: E402
+from .capacity import Cost, Table, cost, key_of, recording  # noqa: E402
+from .inprocess import Clock, patched_clock, service_in_moto  # noqa: E402
+from .lambda_events import LambdaContext  # noqa: E402
+from .report import BENCHMARKS, Target, write_section  # noqa: E402
+
+SECTION = "## AWS calls and DynamoDB capacity per endpoint"
+
+
+@dataclass(frozen=True)
+class Row:
+    endpoint: str
+    note: str
+    cost: Cost
+
+
+@dataclass(frozen=True)
+class Results:
+    rows: list[Row]
+    first_request: Row
+
+
+def _table(settings: Settings) -> Table:
+    """Every item, in DynamoDB's wire format (a benchmark-only Scan, outside any request)."""
+    client = boto3.client("dynamodb")
+    items: Table = {}
+    for page in client.get_paginator("scan").paginate(TableName=settings.table_name):
+        for item in page["Items"]:
+            items[key_of(item)] = item
+    return items
+
+
+def _recorded(
+    handler: Any, settings: Settings, event: dict[str, Any], expected: int
+) -> tuple[dict[str, Any], Cost]:
+    before = _table(settings)
+    with recording() as recorder:
+        result: dict[str, Any] = handler(event, LambdaContext())
+    if result["statusCode"] != expected:
+        raise RuntimeError(f"expected {expected}, got {result['statusCode']}: {result.get('body')}")
+    return result, cost(recorder.calls, before, _table(settings))
+
+
+def measure() -> Results:
+    fake = Clock()
+    with service_in_moto(STAGE) as settings, patched_clock(fake), warm_latency.lambda_logging():
+        handler: Any = Mangum(create_app(settings), lifespan="off")
+        state = warm_latency.prepare(handler, fake, settings)
+        cases = warm_latency.cases(state)
+        for case in cases:  # warm-up: nothing below is a first time
+            result = handler(case.build(), LambdaContext())
+            if case.after is not None:
+                case.after(result)
+        state.restore()
+        rows = []
+        for case in cases:
+            event = case.build()
+            result, spent = _recorded(handler, settings, event, case.expected_status)
+            if case.after is not None:
+                case.after(result)
+            rows.append(Row(case.endpoint, case.note, spent))
+        secrets.reset_cache()  # a new container: nothing cached
+        me = lambda_events.request(
+            "GET", "/users/me", token=warm_latency.required(state.me).access_token
+        )
+        _, first = _recorded(handler, settings, me, 200)
+    return Results(rows, Row("GET /users/me", "a container's first request", first))
+
+
+def _units(value: float) -> str:
+    return f"{value:g}" if value else "0"
+
+
+def table(results: Results) -> str:
+    lines = [
+        "| Endpoint | Case | Calls | Reads (RCU) | Writes (WCU) |",
+        "|---|---|---|--:|--:|",
+    ]
+    for row in [*results.rows, results.first_request]:
+        spent = row.cost
+        lines.append(
+            f"| `{row.endpoint}` | {row.note} | {spent.label() or 'none'} "
+            f"| {_units(spent.read_units)} | {_units(spent.write_units)} |"
+        )
+    return "\n".join(lines)
+
+
+def _row(results: Results, endpoint: str, note: str = "") -> Row:
+    return next(
+        row for row in results.rows if row.endpoint == endpoint and (not note or row.note == note)
+    )
+
+
+def targets(results: Results) -> list[Target]:
+    me = _row(results, "GET /users/me").cost
+    sign_in = _row(results, "POST /auth/mfa/verify").cost
+    every = [row.cost for row in [*results.rows, results.first_request]]
+    sign_in_reads = [name for name in sign_in.operations if name in ("GetItem", "Query", "Scan")]
+    first_ssm = results.first_request.cost.operations.count("GetParameters")
+    warm_ssm = sum(row.cost.operations.count("GetParameters") for row in results.rows)
+    return [
+        Target(
+            "AWS calls",
+            "`GET /users/me` = 1 read; a sign-in ≤ 2 reads + its writes; no Scan; SSM "
+            "once per container",
+            f"/users/me: {me.label()}; second factor: {sign_in.label()}; "
+            f"Scan: {sum(spent.operations.count('Scan') for spent in every)}; SSM: "
+            f"{first_ssm} on a container's first request, {warm_ssm} on warm ones",
+            me.operations == ("GetItem",)
+            and len(sign_in_reads) <= 2
+            and all("Scan" not in spent.operations for spent in every)
+            and first_ssm == 1
+            and warm_ssm == 0,
+        )
+    ]
+
+
+def section(results: Results) -> str:
+    return f"""{SECTION}
+
+How to run: `make bench` (all sections) or `.venv/bin/python -m bench.aws_calls`
+(this section only).
+
+One request per endpoint, as in the warm-latency benchmark, after a warm-up pass, with
+every botocore call recorded; the last row is a container's first request (nothing
+cached), which also reads both key sets from SSM in one `GetParameters` (then again
+every 5 minutes per container). Capacity is computed from the sizes of the items read
+and written (moto reports constants): strongly consistent reads are 1 RCU per 4 KB,
+index queries eventually consistent (half); writes 1 WCU per 1 KB of the larger of the
+old and new item, plus the `by-kind` index entry where the item has one (users and
+audit events: projection ALL, so the whole item again); transactions count double.
+tests/storage/test_call_budget.py asserts the budgets in the suite.
+
+{table(results)}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--output", type=Path, default=BENCHMARKS, help="file whose section to write"
+    )
+    args = parser.parse_args(argv)
+    results = measure()
+    write_section(args.output, section(results))
+    print(table(results))
+    print(f"\nWrote the {SECTION!r} section of {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
