@@ -100,21 +100,28 @@ class SigningKeys:
         return {"keys": keys}
 
 
+@dataclass(frozen=True)
+class _ParsedSigningKeys:
+    entries: list[_Entry]
+    private: dict[str, Ed25519PrivateKey]
+    public: dict[str, Ed25519PublicKey]
+
+
 @lru_cache(maxsize=4)
-def _parsed_signing_keys(raw: str) -> tuple[list[_Entry], dict[str, Ed25519PrivateKey]]:
-    """Parse once per container and key set (the raw value comes from the SecretStore)."""
+def _parsed_signing_keys(raw: str) -> _ParsedSigningKeys:
+    """Parse once per container and key set (the raw value comes from the SecretStore):
+    requests only pick the active key, they never decode or derive keys again."""
     entries = _entries(raw)
-    return entries, {e.kid: Ed25519PrivateKey.from_private_bytes(e.key) for e in entries}
+    private = {e.kid: Ed25519PrivateKey.from_private_bytes(e.key) for e in entries}
+    return _ParsedSigningKeys(
+        entries, private, {kid: key.public_key() for kid, key in private.items()}
+    )
 
 
 def signing_keys(raw: str, now: float) -> SigningKeys:
-    entries, private = _parsed_signing_keys(raw)
-    kid = _active_kid(entries, now)
-    return SigningKeys(
-        kid=kid,
-        private_key=private[kid],
-        public_keys={kid: key.public_key() for kid, key in private.items()},
-    )
+    parsed = _parsed_signing_keys(raw)
+    kid = _active_kid(parsed.entries, now)
+    return SigningKeys(kid=kid, private_key=parsed.private[kid], public_keys=parsed.public)
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,12 @@ class SeedKeys:
     keys: dict[str, bytes]
 
 
-def seed_keys(raw: str, now: float) -> SeedKeys:
+@lru_cache(maxsize=4)
+def _parsed_seed_keys(raw: str) -> tuple[list[_Entry], dict[str, bytes]]:
     entries = _entries(raw)
-    return SeedKeys(kid=_active_kid(entries, now), keys={e.kid: e.key for e in entries})
+    return entries, {e.kid: e.key for e in entries}
+
+
+def seed_keys(raw: str, now: float) -> SeedKeys:
+    entries, keys = _parsed_seed_keys(raw)
+    return SeedKeys(kid=_active_kid(entries, now), keys=keys)
