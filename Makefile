@@ -49,9 +49,10 @@ validate: $(SAM_STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-## bench: login timing (unknown user vs wrong password vs success); writes BENCHMARKS.md
+## bench: every benchmark (cold start, warm latency, login timing, memory, AWS calls,
+## load); writes BENCHMARKS.md. Needs a CPython 3.13 for the package (RUNTIME_PYTHON).
 bench: $(STAMP)
-	$(BIN)/python -m bench.login_timing
+	$(BIN)/python -m bench
 
 requirements: $(STAMP)
 	$(BIN)/python -m infra.requirements
@@ -67,7 +68,7 @@ build: requirements $(SAM_STAMP)
 artifact-check: $(STAMP)
 	$(BIN)/pytest -m build tests/build
 
-## bench-cold: cold start of the built package (import, first responses); BENCHMARKS.md
+## bench-cold: only the cold start of the built package; rewrites its BENCHMARKS.md section
 bench-cold: $(STAMP)
 	$(BIN)/python -m bench.cold_start
 

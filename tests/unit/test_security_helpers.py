@@ -265,3 +265,17 @@ class TestCodes:
     def test_refresh_tokens_carry_256_bits(self) -> None:
         token = codes.new_refresh_token()
         assert len(base64.urlsafe_b64decode(token + "=")) == 32
+
+
+def test_precomputed_dummy_hash_uses_the_configured_parameters() -> None:
+    """ASVS 5.0 6.3.8: an unknown username is verified against a hash that costs what a
+    real one costs. The precomputed one must carry today's parameters (else every
+    container would compute one at init); update it when they change."""
+    fresh = passwords.hash_password("anything at all, twelve+")
+    parameters = fresh.rsplit("$", 2)[0]
+    assert passwords.PRECOMPUTED_DUMMY_HASH.rsplit("$", 2)[0] == parameters
+    assert passwords._dummy_hash() == passwords.PRECOMPUTED_DUMMY_HASH
+    assert passwords.verify_password("anything at all, twelve+", passwords._dummy_hash()) == (
+        False,
+        None,
+    )
