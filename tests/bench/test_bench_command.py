@@ -1,0 +1,55 @@
+"""The README's benchmark command runs and writes every section.
+
+`python -m bench --quick` (few samples; its figures are not worth reading) into a
+temporary file: the command must keep working from a fresh clone, since BENCHMARKS.md
+is only as good as the last time someone could rerun it. No time is asserted.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import report
+
+pytestmark = pytest.mark.bench
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTIONS = [
+    "## Machine",
+    "## Targets",
+    "## Cold start",
+    "## Warm latency",
+    "## Login timing (user enumeration, ASVS 5.0 6.3.8)",
+    "## Peak memory",
+    "## AWS calls and DynamoDB capacity per endpoint",
+    "## Load (local run)",
+]
+
+
+def test_quick_run_writes_every_section_and_target(tmp_path: Path) -> None:
+    output = tmp_path / "BENCHMARKS.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    text = output.read_text(encoding="utf-8")
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == SECTIONS
+    assert "Quick run" in text
+    assert report.commit().split()[0] in text
+    targets = text.split("## Targets", 1)[1].split("\n## ", 1)[0]
+    for figure in ("Cold start", "Warm latency", "Login timing", "AWS calls", "Load"):
+        assert f"| {figure}" in targets, targets
+    # The AWS-call budgets and the load's zero errors hold even in a quick run.
+    for line in targets.splitlines():
+        if line.startswith(("| AWS calls", "| Load")):
+            assert line.rstrip().endswith("| met |"), line
