@@ -204,6 +204,13 @@ if mode == "floor":
 else:
     import authapi.main
     report["imported"] = time.monotonic()
+    if mode == "lambda":
+        # What main.py does at import on Lambda, timed on its own: the same calls, in
+        # the same order (the runtime variable is left unset so the import does not).
+        from authapi import warmup
+        from authapi.core.config import get_settings
+        warmup.prepare_container(get_settings())
+        report["warmed"] = time.monotonic()
     responses = []
     for event in events:
         result = authapi.main.handler(event, Context())
@@ -264,7 +271,16 @@ class Run:
 
     @property
     def import_seconds(self) -> float:
-        return float(self.report["imported"]) - float(self.report["started"])
+        return self.between("started", "imported")
+
+    def between(self, start: str, end: str) -> float:
+        """Seconds between two marks (a list mark: its first entry)."""
+
+        def mark(key: str) -> float:
+            value = self.report[key]
+            return float(value[0] if isinstance(value, list) else value)
+
+        return mark(end) - mark(start)
 
 
 def run_isolated(
@@ -395,7 +411,9 @@ def _prepare() -> None:
 # ---- measuring and reporting ------------------------------------------------------------
 
 LABELS = {
-    "import": "import `authapi.main` (in process; includes the container warm-up)",
+    "import": "in process: import `authapi.main` (the app and its routes)",
+    "warm-up": "in process: then the container warm-up (clients, SSM key sets, dummy hash)",
+    "request": "in process: then the first `GET /users/me` handled",
     "first": "spawn → first authenticated response, `GET /users/me`",
     "login": "spawn → then `POST /auth/login` answered (wrong password: argon2id verify)",
     "floor": "floor: spawn → fastapi + botocore imported, DynamoDB client created",
@@ -432,7 +450,7 @@ def measure(runs: int, python: Path, work: Path) -> Results:
     home = work / "home"
     home.mkdir()
     with moto_server() as moto:
-        env = lambda_environment(moto.endpoint, home, in_lambda=True)
+        env = lambda_environment(moto.endpoint, home)
 
         def events() -> list[dict[str, Any]]:
             return [
@@ -446,16 +464,18 @@ def measure(runs: int, python: Path, work: Path) -> Results:
         }
         # One untimed round first: the page cache holds both copies, moto is warm.
         for path in variants.values():
-            _check_responses(run_isolated(python, path, "handler", env, events()))
+            _check_responses(run_isolated(python, path, "lambda", env, events()))
             run_isolated(python, path, "floor", env, [])
         for round_ in range(runs):
             order = list(variants.items())
             if round_ % 2:
                 order.reverse()
             for name, path in order:
-                handled = run_isolated(python, path, "handler", env, events())
+                handled = run_isolated(python, path, "lambda", env, events())
                 _check_responses(handled)
                 samples[name]["import"].append(handled.import_seconds)
+                samples[name]["warm-up"].append(handled.between("imported", "warmed"))
+                samples[name]["request"].append(handled.between("warmed", "answered"))
                 samples[name]["first"].append(handled.since_spawn("answered", 0))
                 samples[name]["login"].append(handled.since_spawn("answered", 1))
                 floor = run_isolated(python, path, "floor", env, [])
@@ -493,7 +513,9 @@ def section(results: Results) -> str:
         for variant, by_key in results.samples.items():
             stats = by_key[key]
             versus_floor = (
-                "" if key in ("floor", "import") else ratio(stats.median, by_key["floor"].median)
+                ""
+                if key in ("floor", "import", "warm-up", "request")
+                else ratio(stats.median, by_key["floor"].median)
             )
             rows.append(
                 f"| {label} | {variant} | {ms(stats.median, 0)} "
@@ -507,10 +529,11 @@ How to run: `make bench` (all sections) or `make bench-cold` (this section only)
 The x86_64 package built by `functions/api/Makefile` (what `sam build` ships, here for
 this machine's architecture): {mib(results.unzipped)} unzipped, {mib(results.zipped)}
 zipped. Each sample is a fresh {results.python} process started as
-`-I -S -B` with only the package on sys.path (no venv, no site-packages), with
-`AWS_LAMBDA_FUNCTION_NAME` set so that the import runs the container warm-up as on
-Lambda (DynamoDB client, key sets from SSM, the dummy hash), then calling
-`authapi.main.handler` with API Gateway HTTP API v2 events: first `GET /users/me` with
+`-I -S -B` with only the package on sys.path (no venv, no site-packages). It imports
+`authapi.main`, runs the container warm-up that `main.py` runs at import on Lambda
+(`warmup.prepare_container`: the DynamoDB client, the key sets from SSM, the dummy hash;
+called by the driver so that it is timed apart), then calls `authapi.main.handler` with
+API Gateway HTTP API v2 events: first `GET /users/me` with
 an access token signed in beforehand, then a wrong-password login; against a moto
 server on loopback. "Without bytecode" is a copy with every `__pycache__` removed
 (`-B`: nothing is written back, as on Lambda's read-only /var/task). {results.runs} runs
