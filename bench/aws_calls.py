@@ -160,8 +160,9 @@ cached), which also reads both key sets from SSM in one `GetParameters` (then ag
 every 5 minutes per container). Capacity is computed from the sizes of the items read
 and written (moto reports constants): strongly consistent reads are 1 RCU per 4 KB,
 index queries eventually consistent (half); writes 1 WCU per 1 KB of the larger of the
-old and new item, plus the `by-kind` index entry where the item has one (users and
-audit events: projection ALL, so the whole item again); transactions count double.
+old and new item, plus the `by-kind` index entry when the write changes it (the index
+projects only the listed attributes, so sign-ins and failed logins skip it);
+transactions count double.
 tests/storage/test_call_budget.py asserts the budgets in the suite.
 
 {table(results)}

@@ -8,8 +8,9 @@ from the items each call reads or writes and DynamoDB's published rounding rules
   consistent one (every GSI query); a Query rounds the total of the items it reads; a
   GetItem that finds nothing still costs the minimum;
 * writes: 1 WCU per started 1 KB of the larger of the item before and after the write;
-  each write that changes an item in the `by-kind` index also writes the index entry
-  (projection ALL: the whole item), twice when the index key changes;
+  a write that changes an item's entry in the `by-kind` index (its keys or one of the
+  listed attributes it projects, `authapi.core.db.LISTED_ATTRIBUTES`) also writes that
+  entry, twice when the index key changes; other writes leave the index alone;
 * TransactWriteItems: twice the units of each action, a ConditionCheck billed as a write.
 
 Item sizes follow DynamoDB's sizing: attribute name lengths plus value sizes (strings
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.client import BaseClient
+
+from authapi.core.db import LISTED_ATTRIBUTES
 
 INDEX_PARTITION_KEY = "gsi1pk"
 INDEX_KEYS = ("gsi1pk", "gsi1sk")
@@ -141,21 +144,32 @@ class Cost:
         return ", ".join(f"{name} x{n}" if n > 1 else name for name, n in counts.items())
 
 
+def index_entry(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the `by-kind` index holds of an item: its keys and the listed attributes
+    (projection INCLUDE); None for an item outside the (sparse) index."""
+    if not item or INDEX_PARTITION_KEY not in item:
+        return None
+    kept = (*TABLE_KEYS, *INDEX_KEYS, *LISTED_ATTRIBUTES)
+    return {name: value for name, value in item.items() if name in kept}
+
+
 def _write_units(key: tuple[str, str], before: Table, after: Table) -> float:
-    """A standalone write to `key`: the item, plus its index entry where it has one."""
+    """A standalone write to `key`: the item, plus its index entry if that changed."""
     old, new = before.get(key), after.get(key)
     units = float(_units(max(item_size(old), item_size(new)), WRITE_UNIT))
-    old_index = tuple(old.get(name) for name in INDEX_KEYS) if old else None
-    new_index = tuple(new.get(name) for name in INDEX_KEYS) if new else None
-    in_old = old_index is not None and old_index[0] is not None
-    in_new = new_index is not None and new_index[0] is not None
-    if in_old and in_new and old_index != new_index:
-        units += _units(item_size(old), WRITE_UNIT) + _units(item_size(new), WRITE_UNIT)
-    elif in_old or in_new:
-        units += _units(
-            max(item_size(old) if in_old else 0, item_size(new) if in_new else 0), WRITE_UNIT
+    old_entry, new_entry = index_entry(old), index_entry(new)
+    if old_entry == new_entry:
+        return units  # no projected attribute changed: DynamoDB skips the index
+    old_index_key = None if old_entry is None else [old_entry.get(k) for k in INDEX_KEYS]
+    new_index_key = None if new_entry is None else [new_entry.get(k) for k in INDEX_KEYS]
+    if old_entry is not None and new_entry is not None and old_index_key != new_index_key:
+        # The index key moved: the old entry is deleted and the new one written.
+        return (
+            units
+            + _units(item_size(old_entry), WRITE_UNIT)
+            + _units(item_size(new_entry), WRITE_UNIT)
         )
-    return units
+    return units + _units(max(item_size(old_entry), item_size(new_entry)), WRITE_UNIT)
 
 
 def _item_key(params: dict[str, Any]) -> tuple[str, str]:

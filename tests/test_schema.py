@@ -24,11 +24,13 @@ from mangum import Mangum
 from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
 
+from authapi.audit import models as audit_models
 from authapi.auth import models as auth_models
 from authapi.core import db
 from authapi.core.config import Settings
 from authapi.core.db import TTL_ATTRIBUTE, TableItem
 from authapi.users import models as user_models
+from authapi.users.schemas import UserOut
 from infra import requirements
 from infra.template import TEMPLATE_PATH, load_template, table_definitions
 
@@ -149,6 +151,23 @@ class TestTableAgreesWithModels:
             for index in _table().get("GlobalSecondaryIndexes", [])
         }
         assert in_template == in_models
+
+    def test_index_projection_is_the_listed_attributes(self) -> None:
+        """The by-kind index copies exactly `db.LISTED_ATTRIBUTES`, in the template and in
+        the models (ASVS 5.0 14.2.6, least data: no secret is copied into the index), and
+        every attribute the listings read is among them."""
+        [index] = _table()["GlobalSecondaryIndexes"]
+        assert index["Projection"]["ProjectionType"] == "INCLUDE"
+        assert set(index["Projection"]["NonKeyAttributes"]) == set(db.LISTED_ATTRIBUTES)
+        for model in (user_models.UserItem, audit_models.AuditEventItem):
+            [schema] = model._get_schema()["global_secondary_indexes"]
+            projection = schema["projection"]
+            assert projection["ProjectionType"] == "INCLUDE", model.__name__
+            assert set(projection["NonKeyAttributes"]) == set(db.LISTED_ATTRIBUTES)
+        secrets = {"password_hash", "totp_secret", "pending_totp_secret", "recovery_code_hashes"}
+        assert not secrets & set(db.LISTED_ATTRIBUTES)
+        listed = set(UserOut.model_fields) - {"id"} | {"user_id"}
+        assert listed <= set(db.LISTED_ATTRIBUTES)
 
 
 class TestTimeToLive:

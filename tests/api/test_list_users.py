@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
@@ -111,3 +112,54 @@ def test_listing_never_shows_secrets(client: TestClient, directory: Directory) -
     assert PASSWORD not in body
     assert admin.totp_secret is not None
     assert admin.totp_secret not in body
+
+
+def test_the_index_holds_no_secret_and_mfa_status_follows_enrollment(
+    client: TestClient, directory: Directory, settings: Settings
+) -> None:
+    """ASVS 5.0 14.2.6 (least data): the by-kind index that listings read copies no
+    password hash, TOTP secret or recovery code, only what a listing shows; and the
+    listed `mfa_enabled` follows enrollment and an admin's MFA reset."""
+    import boto3
+
+    admin = directory.admin()
+    enrolled = directory.user()
+    pending = directory.create(enrolled=False)
+
+    def listed() -> dict[str, bool]:
+        body = client.get("/users", headers=admin.headers).json()
+        return {user["username"]: user["mfa_enabled"] for user in body["items"]}
+
+    assert listed() == {admin.username: True, enrolled.username: True, pending.username: False}
+    reset = client.post(f"/users/{enrolled.id}/mfa/reset", headers=admin.headers)
+    assert reset.status_code == 204, reset.text
+    assert listed()[enrolled.username] is False
+    # The pending user enrolls at first login (setup, then the first code).
+    challenge = client.post(
+        "/auth/login", json={"username": pending.username, "password": PASSWORD}
+    ).json()
+    setup = client.post("/auth/mfa/setup", json={"mfa_token": challenge["mfa_token"]}).json()
+    code = pyotp.TOTP(setup["secret"]).at(directory.clock.now())
+    confirm = client.post(
+        "/auth/mfa/setup/confirm", json={"mfa_token": challenge["mfa_token"], "code": code}
+    )
+    assert confirm.status_code == 200, confirm.text
+    assert listed()[pending.username] is True
+
+    index = boto3.client("dynamodb").query(
+        TableName=settings.table_name,
+        IndexName="by-kind",
+        KeyConditionExpression="gsi1pk = :kind",
+        ExpressionAttributeValues={":kind": {"S": "USERS"}},
+    )["Items"]
+    assert len(index) == 3
+    for entry in index:
+        assert set(entry) >= {"username", "email", "role", "mfa_enabled"}
+        assert not {
+            "password_hash",
+            "totp_secret",
+            "pending_totp_secret",
+            "recovery_code_hashes",
+            "revoked_sessions",
+            "token_version",
+        } & set(entry), sorted(entry)

@@ -42,23 +42,26 @@ def test_reads_round_up_to_4_kb_and_halve_when_eventually_consistent() -> None:
     assert cost([missing], {}, {}).read_units == 1
 
 
-def test_writes_pay_for_the_index_entry_and_double_in_a_transaction() -> None:
-    renamed = {**SMALL_USER, "gsi1sk": {"S": "other"}}
+def test_writes_pay_for_the_index_entry_only_when_it_changes() -> None:
+    """Projection INCLUDE: a sign-in (totp_last_step) leaves the index alone, a profile
+    edit (full_name, listed) writes the entry too, a moved index key writes it twice."""
     update = _call("UpdateItem", {"Key": {"pk": SMALL_USER["pk"], "sk": SMALL_USER["sk"]}})
-    assert cost([update], {KEY: SMALL_USER}, {KEY: SMALL_USER}).write_units == 1 + 1
-    assert cost([update], {KEY: SMALL_USER}, {KEY: renamed}).write_units == 1 + 2
-    outside_index = {"pk": {"S": "USER#1"}, "sk": {"S": "USER"}}
-    assert cost([update], {KEY: outside_index}, {KEY: outside_index}).write_units == 1
-    transaction = _call(
-        "TransactWriteItems",
-        {
-            "TransactItems": [
-                {"Update": {"Key": {"pk": SMALL_USER["pk"], "sk": SMALL_USER["sk"]}}},
-                {"ConditionCheck": {"Key": {"pk": {"S": "C"}, "sk": {"S": "C"}}}},
-            ]
-        },
-    )
-    assert cost([transaction], {KEY: SMALL_USER}, {KEY: SMALL_USER}).write_units == 2 * 2 + 2
+    signed_in = {**SMALL_USER, "totp_last_step": {"N": "59000000"}}
+    renamed = {**SMALL_USER, "full_name": {"S": "Alice"}}
+    reordered = {**SMALL_USER, "gsi1sk": {"S": "other"}}
+    assert cost([update], {KEY: SMALL_USER}, {KEY: signed_in}).write_units == 1
+    assert cost([update], {KEY: SMALL_USER}, {KEY: renamed}).write_units == 1 + 1
+    assert cost([update], {KEY: SMALL_USER}, {KEY: reordered}).write_units == 1 + 2
+    created = _call("PutItem", {"Item": SMALL_USER})
+    assert cost([created], {}, {KEY: SMALL_USER}).write_units == 1 + 1
+
+
+def test_transactions_count_double_and_a_condition_check_as_a_write() -> None:
+    update = {"Update": {"Key": {"pk": SMALL_USER["pk"], "sk": SMALL_USER["sk"]}}}
+    check = {"ConditionCheck": {"Key": {"pk": {"S": "C"}, "sk": {"S": "C"}}}}
+    transaction = _call("TransactWriteItems", {"TransactItems": [update, check]})
+    renamed = {**SMALL_USER, "full_name": {"S": "Alice"}}
+    assert cost([transaction], {KEY: SMALL_USER}, {KEY: renamed}).write_units == 2 * 2 + 2
 
 
 def test_other_services_cost_no_dynamodb_capacity() -> None:

@@ -32,7 +32,7 @@ import pynamodb.connection.base
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from authapi.core import aws
@@ -45,12 +45,39 @@ CONDITION_FAILED = "ConditionalCheckFailed"
 _Item = TypeVar("_Item", bound=Model)
 
 
+# What the by-kind index copies besides the keys: what a listing shows, and nothing else.
+# Password hashes, TOTP secrets, recovery-code hashes and session data stay in the table
+# only (least data: anyone who may query the index sees no secret), and a write that
+# changes none of these (a sign-in, a failed login) does not write the index at all.
+# template.yaml lists the same attributes (tests/test_schema.py checks).
+LISTED_ATTRIBUTES = (
+    # users (GET /users)
+    "user_id",
+    "username",
+    "email",
+    "full_name",
+    "role",
+    "disabled",
+    "mfa_enabled",
+    "created_at",
+    "updated_at",
+    # audit events (GET /audit-events)
+    "event_id",
+    "at",
+    "type",
+    "actor_id",
+    "ip",
+    "detail",
+    "expires_at",
+)
+
+
 class ByKindIndex(GlobalSecondaryIndex[_Item]):  # type: ignore[no-untyped-call]
     """Items of one kind in a stable order (see the module docstring)."""
 
     class Meta:
         index_name = "by-kind"
-        projection = AllProjection()
+        projection = IncludeProjection(list(LISTED_ATTRIBUTES))
 
     gsi1pk = UnicodeAttribute(hash_key=True)
     gsi1sk = UnicodeAttribute(range_key=True)

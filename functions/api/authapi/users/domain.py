@@ -49,6 +49,21 @@ class User:
 
 
 @dataclass(frozen=True)
+class UserSummary:
+    """A user as a listing shows them (what the by-kind index holds): no secrets."""
+
+    id: str
+    username: str
+    email: str
+    full_name: str | None
+    role: Role
+    disabled: bool
+    mfa_enabled: bool
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
 class NewUser:
     id: str
     username: str

@@ -62,6 +62,8 @@ class UserItem(TableItem):
     # Last TOTP time step accepted: a code is only accepted for a later step (single use).
     totp_last_step = NumberAttribute(null=True)
     recovery_code_hashes = UnicodeSetAttribute(null=True)
+    # Whether totp_secret is set, for listings: the index holds no secret (core/db.py).
+    mfa_enabled = BooleanAttribute(default=False)
     # Bumped to revoke every token of the user at once (logout-all, password change, ...).
     token_version = NumberAttribute(default=0)
     # Sessions signed out one by one: session id -> epoch after which its access tokens

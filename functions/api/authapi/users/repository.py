@@ -34,7 +34,7 @@ from authapi.core.errors import (
     UsernameTaken,
 )
 from authapi.security.throttle import FORGET_AFTER_SECONDS, FailureRecord
-from authapi.users.domain import NewUser, Role, User, UserChanges
+from authapi.users.domain import NewUser, Role, User, UserChanges, UserSummary
 from authapi.users.models import (
     CLAIM_SK,
     COUNTER_SK,
@@ -72,6 +72,21 @@ def _to_domain(item: UserItem) -> User:
         token_version=int(item.token_version or 0),
         revoked_sessions=_revoked_sessions(item),
         failures=FailureRecord(int(item.login_failures or 0), int(item.last_login_failure_at or 0)),
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+
+
+def _to_summary(item: UserItem) -> UserSummary:
+    """A user from the by-kind index, which holds only the listed attributes."""
+    return UserSummary(
+        id=item.user_id,
+        username=item.username,
+        email=item.email,
+        full_name=item.full_name,
+        role=Role(item.role),
+        disabled=bool(item.disabled),
+        mfa_enabled=bool(item.mfa_enabled),
         created_at=item.created_at,
         updated_at=item.updated_at,
     )
@@ -118,7 +133,7 @@ def find_for_login(username: str) -> tuple[User | None, FailureRecord]:
 
 def list_users(
     limit: int, after: dict[str, Any] | None, role: Role | None, disabled: bool | None
-) -> tuple[list[User], dict[str, Any] | None]:
+) -> tuple[list[UserSummary], dict[str, Any] | None]:
     """One page of users, oldest first, and the position after its last item (None on
     the last page). A Query on the sparse by-kind index, never a Scan; role and disabled
     are filters, so the loop reads on until the page is full or the index ends."""
@@ -150,7 +165,7 @@ def list_users(
             "gsi1pk": {"S": last.gsi1pk},
             "gsi1sk": {"S": last.gsi1sk},
         }
-    return [_to_domain(item) for item in page], position
+    return [_to_summary(item) for item in page], position
 
 
 def _name_failures(username: str) -> FailureRecord:
@@ -283,6 +298,7 @@ def create_user(new: NewUser) -> User:
         disabled=new.disabled,
         password_hash=new.password_hash,
         totp_secret=new.totp_secret,
+        mfa_enabled=new.totp_secret is not None,
         recovery_code_hashes=set(new.recovery_code_hashes) or None,
         token_version=0,
         # Always present, so ending a session is one map-entry write (auth.repository).
@@ -442,6 +458,7 @@ def reset_mfa(user: User) -> None:
         user.id,
         [
             UserItem.totp_secret.remove(),
+            UserItem.mfa_enabled.set(False),
             UserItem.pending_totp_secret.remove(),
             UserItem.totp_last_step.remove(),
             UserItem.recovery_code_hashes.remove(),
@@ -515,6 +532,7 @@ def enrollment_confirmation(
         user.id,
         [
             UserItem.totp_secret.set(secret),
+            UserItem.mfa_enabled.set(True),
             UserItem.pending_totp_secret.remove(),
             UserItem.totp_last_step.set(step),
             UserItem.recovery_code_hashes.set(set(recovery_code_hashes)),

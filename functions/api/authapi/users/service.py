@@ -18,6 +18,7 @@ from authapi.users.domain import (
     Role,
     User,
     UserChanges,
+    UserSummary,
     normalize_email,
     normalize_username,
 )
@@ -114,7 +115,7 @@ def list_users(
     role: Role | None,
     disabled: bool | None,
     cursor_key: bytes,
-) -> tuple[list[User], str | None]:
+) -> tuple[list[UserSummary], str | None]:
     after = None if cursor is None else cursors.decode(cursor, cursor_key, USERS_CURSOR)
     page, position = repository.list_users(limit, after, role, disabled)
     next_cursor = None if position is None else cursors.encode(position, cursor_key, USERS_CURSOR)
