@@ -18,10 +18,7 @@ from .inprocess import use_fake_aws
 STAGE = "calls"
 use_fake_aws(STAGE)  # before anything creates an AWS client
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import boto3  # noqa: E402
@@ -35,7 +32,7 @@ from . import lambda_events, warm_latency  # noqa: E402
 from .capacity import Cost, Table, cost, key_of, recording  # noqa: E402
 from .inprocess import Clock, patched_clock, service_in_moto  # noqa: E402
 from .lambda_events import LambdaContext  # noqa: E402
-from .report import BENCHMARKS, Target, write_section  # noqa: E402
+from .report import Target, publish, section_parser  # noqa: E402
 
 SECTION = "## AWS calls and DynamoDB capacity per endpoint"
 
@@ -170,15 +167,8 @@ tests/storage/test_call_budget.py asserts the budgets in the suite.
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument(
-        "--output", type=Path, default=BENCHMARKS, help="file whose section to write"
-    )
-    args = parser.parse_args(argv)
-    results = measure()
-    write_section(args.output, section(results))
-    print(table(results))
-    print(f"\nWrote the {SECTION!r} section of {args.output}", file=sys.stderr)
+    args = section_parser(__doc__).parse_args(argv)
+    publish(args.output, section(measure()))
     return 0
 
 

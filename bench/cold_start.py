@@ -30,14 +30,12 @@ driver) are shared with tests/build/test_artifact.py.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -50,7 +48,18 @@ from typing import Any
 from tests.support import fill_placeholders
 
 from . import lambda_events
-from .report import BENCHMARKS, ROOT, Stats, Target, mib, ms, ratio, write_section
+from .report import (
+    ROOT,
+    Stats,
+    Target,
+    mib,
+    ms,
+    publish,
+    ratio,
+    require_at_least,
+    run_driver,
+    section_parser,
+)
 
 FUNCTION_MAKEFILE = ROOT / "functions" / "api" / "Makefile"
 EVENTS = ROOT / "tests" / "events"
@@ -292,20 +301,8 @@ def run_isolated(
 ) -> Run:
     """One fresh runtime-Python process on the package (see DRIVER)."""
     spawned = time.monotonic()
-    done = subprocess.run(  # noqa: S603 - the runtime Python, fixed arguments
-        [str(python), "-I", "-S", "-B", "-c", DRIVER, str(package), mode],
-        input=json.dumps(events),
-        capture_output=True,
-        text=True,
-        env=dict(env),
-        cwd=package,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{mode} process failed ({done.returncode}):\n{done.stderr}")
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return Run(spawned, report)
+    command = [str(python), "-I", "-S", "-B", "-c", DRIVER, str(package), mode]
+    return Run(spawned, run_driver(command, events, env, package, mode))
 
 
 # ---- the moto server ------------------------------------------------------------------------
@@ -339,22 +336,14 @@ class Moto:
         from fastapi.testclient import TestClient
 
         from authapi.core.config import get_settings
-        from authapi.deps import load_seed_keys
         from authapi.main import create_app
-        from authapi.security import totp
-        from authapi.users import service
+
+        from .inprocess import create_enrolled_user
 
         settings = get_settings()
         self._users += 1
         username = f"{USERNAME}{self._users}"
-        secret = totp.new_secret()
-        service.create_user(
-            settings,
-            username=username,
-            email=f"{username}@example.com",
-            password=PASSWORD,
-            enrollment=service.Enrollment(secret, [], load_seed_keys(settings)),
-        )
+        _, secret = create_enrolled_user(settings, username, PASSWORD)
         with TestClient(create_app(settings)) as client:
             form = {"username": username, "password": PASSWORD + pyotp.TOTP(secret).now()}
             answer = client.post("/token", data=form)
@@ -549,27 +538,13 @@ filesystem): compare the rows with each other, not with Lambda's Init Duration.
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument(
-        "--runs",
-        type=int,
-        default=DEFAULT_RUNS,
-        help=f"fresh processes per variant ({DEFAULT_RUNS})",
-    )
-    parser.add_argument(
-        "--output", type=Path, default=BENCHMARKS, help="file whose Cold start section to write"
-    )
+    parser = section_parser(__doc__, runs=DEFAULT_RUNS, runs_help="fresh processes per variant")
     args = parser.parse_args(argv)
-    if args.runs < 2:
-        parser.error("--runs must be at least 2")
+    require_at_least(parser, "--runs", args.runs, 2)
     python = find_runtime_python()
     if python is None:
         parser.error("no CPython 3.13 found: set RUNTIME_PYTHON=/path/to/python3.13")
-    results = run(args.runs, python)
-    text = section(results)
-    write_section(args.output, text)
-    print(text)
-    print(f"Wrote the {SECTION!r} section of {args.output}", file=sys.stderr)
+    publish(args.output, section(run(args.runs, python)))
     return 0
 
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import authapi.core.clock
 from authapi.core.config import Settings
 from authapi.security import totp
+from authapi.users.domain import Role, User
 
 
 def use_fake_aws(stage: str) -> None:
@@ -83,3 +84,22 @@ def patched_clock(fake: Clock) -> Iterator[None]:
         yield
     finally:
         authapi.core.clock.now = original
+
+
+def create_enrolled_user(
+    settings: Settings, username: str, password: str, role: Role = Role.USER
+) -> tuple[User, str]:
+    """A user straight in the table, enrolled in TOTP: the user and their TOTP secret."""
+    from authapi.deps import load_seed_keys
+    from authapi.users import service
+
+    secret = totp.new_secret()
+    user = service.create_user(
+        settings,
+        username=username,
+        email=f"{username}@example.com",
+        password=password,
+        role=role,
+        enrollment=service.Enrollment(secret, [], load_seed_keys(settings)),
+    )
+    return user, secret

@@ -27,7 +27,6 @@ BENCHMARKS.md (or --output) is replaced or appended; nothing else in the file is
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import re
@@ -50,7 +49,7 @@ import pyotp
 from authapi.security.totp import STEP_SECONDS, time_step
 from infra.local import free_port
 
-from .report import BENCHMARKS, ROOT, Stats, Target, ms, write_section
+from .report import ROOT, Stats, Target, ms, publish, require_at_least, section_parser
 
 SECTION = "## Load (local run)"
 ADMIN_USERNAME = "admin"
@@ -767,7 +766,7 @@ def targets(results: Results) -> list[Target]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = section_parser(__doc__)
     parser.add_argument(
         "--seconds",
         type=float,
@@ -783,34 +782,19 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_CONCURRENCY,
         help=f"concurrent workers ({DEFAULT_CONCURRENCY})",
     )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=BENCHMARKS,
-        help="file whose section to write (the others are kept)",
-    )
     args = parser.parse_args(argv)
-    if args.seconds <= 0:
-        parser.error("--seconds must be positive")
-    if args.users < 1:
-        parser.error("--users must be at least 1")
-    if args.concurrency < 1:
-        parser.error("--concurrency must be at least 1")
+    require_at_least(parser, "--seconds", args.seconds, 1)
+    require_at_least(parser, "--users", args.users, 1)
+    require_at_least(parser, "--concurrency", args.concurrency, 1)
     try:
         results = measure(seconds=args.seconds, users=args.users, concurrency=args.concurrency)
     except LoadError as exc:
         print(f"Load benchmark failed: {exc}", file=sys.stderr)
         return 1
-    write_section(args.output, section(results))
-    print(load_table(results))
-    print()
-    print(cpu_sentence(results))
-    print(errors_sentence(results))
-    print(server_sentence(results))
+    publish(args.output, section(results))
     for target in targets(results):
         verdict = "met" if target.met else "NOT met"
         print(f"{target.name}: {target.measured} (goal {target.goal}): {verdict}")
-    print(f"\nWrote the {SECTION!r} section of {args.output}", file=sys.stderr)
     return 0
 
 

@@ -23,26 +23,21 @@ from .inprocess import use_fake_aws
 STAGE = "bench"
 use_fake_aws(STAGE)  # before anything creates an AWS client
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pyotp  # noqa: E402
 from mangum import Mangum  # noqa: E402
 
-from authapi.deps import load_seed_keys  # noqa: E402
 from authapi.main import create_app  # noqa: E402
-from authapi.security import passwords, totp  # noqa: E402
-from authapi.users import service  # noqa: E402
+from authapi.security import passwords  # noqa: E402
 
 from . import lambda_events  # noqa: E402
-from .inprocess import Clock, patched_clock, service_in_moto  # noqa: E402
+from .inprocess import Clock, create_enrolled_user, patched_clock, service_in_moto  # noqa: E402
 from .lambda_events import LambdaContext  # noqa: E402
-from .report import BENCHMARKS, Stats, Target, ms, ratio, write_section  # noqa: E402
+from .report import Stats, Target, ms, publish, ratio, require_at_least, section_parser  # noqa: E402
 
 SECTION = "## Login timing (user enumeration, ASVS 5.0 6.3.8)"
 USERNAME = "bench.user"
@@ -172,14 +167,7 @@ def measure(runs: int) -> Results:
     started = time.perf_counter()
     fake = Clock()
     with service_in_moto(STAGE) as settings, patched_clock(fake):
-        secret = totp.new_secret()
-        service.create_user(
-            settings,
-            username=USERNAME,
-            email=f"{USERNAME}@example.com",
-            password=PASSWORD,
-            enrollment=service.Enrollment(secret, [], load_seed_keys(settings)),
-        )
+        _, secret = create_enrolled_user(settings, USERNAME, PASSWORD)
         handler = Mangum(create_app(settings), lifespan="off")
         cases = _cases(fake, secret)
         # Warm-up, untimed: imports, connections, the SSM read, and the dummy hash the
@@ -335,25 +323,10 @@ parameters: `{results.hash_parameters}`.
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--runs", type=int, default=DEFAULT_RUNS, help=f"timed requests per case ({DEFAULT_RUNS})"
-    )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=BENCHMARKS,
-        help="file whose section to write (the others are kept)",
-    )
+    parser = section_parser(__doc__, runs=DEFAULT_RUNS, runs_help="timed requests per case")
     args = parser.parse_args(argv)
-    if args.runs < 5:
-        parser.error("--runs must be at least 5")
-    results = measure(args.runs)
-    write_section(args.output, section(results))
-    print(timing_table(results))
-    print()
-    print(interpretation(results))
-    print(f"\nWrote the {SECTION!r} section of {args.output}", file=sys.stderr)
+    require_at_least(parser, "--runs", args.runs, 5)
+    publish(args.output, section(measure(args.runs)))
     return 0
 
 

@@ -26,10 +26,7 @@ no process pays for compiling.
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -39,7 +36,7 @@ from typing import Any
 
 from . import lambda_events
 from .cold_start import lambda_environment, moto_server
-from .report import BENCHMARKS, ROOT, Stats, Target, write_section
+from .report import ROOT, Stats, Target, publish, require_at_least, run_driver, section_parser
 
 SECTION = "## Peak memory"
 DEFAULT_RUNS = 5
@@ -135,21 +132,9 @@ class Run:
     peak: int
 
 
-def run_driver(mode: str, env: Mapping[str, str], job: dict[str, Any]) -> Run:
+def run_process(mode: str, env: Mapping[str, str], job: dict[str, Any]) -> Run:
     """One fresh process of this venv's Python (see DRIVER)."""
-    done = subprocess.run(  # noqa: S603 - this venv's Python, fixed arguments
-        [sys.executable, "-c", DRIVER, mode],
-        input=json.dumps(job),
-        capture_output=True,
-        text=True,
-        env=dict(env),
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{mode} process failed ({done.returncode}):\n{done.stderr}")
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_driver([sys.executable, "-c", DRIVER, mode], job, env, ROOT, mode)
     return Run(imported=int(report["imported"]), peak=int(report["peak"]))
 
 
@@ -166,25 +151,17 @@ class Users:
         import pyotp
 
         from authapi.core.config import get_settings
-        from authapi.deps import load_seed_keys
-        from authapi.security import totp
-        from authapi.users import service
+
+        from .inprocess import create_enrolled_user
 
         settings = get_settings()
         self.count += 1
         username = f"{USERNAME}{self.count}"
-        secret = totp.new_secret()
         audit = logging.getLogger("authapi.security")
         level = audit.level
         audit.setLevel(logging.ERROR)  # no "user_created" line on this script's stderr
         try:
-            service.create_user(
-                settings,
-                username=username,
-                email=f"{username}@example.com",
-                password=PASSWORD,
-                enrollment=service.Enrollment(secret, [], load_seed_keys(settings)),
-            )
+            _, secret = create_enrolled_user(settings, username, PASSWORD)
         finally:
             audit.setLevel(level)
         verify = lambda_events.request(
@@ -233,22 +210,22 @@ def measure(runs: int) -> Results:
         plain_env = lambda_environment(moto.endpoint, Path(work))
 
         def service() -> None:
-            served = run_driver("handler", lambda_env, users.job())
+            served = run_process("handler", lambda_env, users.job())
             samples["service"].append(served.peak)
             samples["service_imported"].append(served.imported)
 
         def import_only() -> None:
-            samples["import_only"].append(run_driver("import", plain_env, {}).peak)
+            samples["import_only"].append(run_process("import", plain_env, {}).peak)
 
         def floor() -> None:
-            ran = run_driver("floor", lambda_env, floor_job())
+            ran = run_process("floor", lambda_env, floor_job())
             samples["floor"].append(ran.peak)
             samples["floor_imported"].append(ran.imported)
 
         kinds = [service, import_only, floor]
         # Untimed round: bytecode cached for every module each kind imports.
-        run_driver("handler", lambda_env, users.job())
-        run_driver("floor", lambda_env, floor_job())
+        run_process("handler", lambda_env, users.job())
+        run_process("floor", lambda_env, floor_job())
         for round_ in range(runs):
             shift = round_ % len(kinds)
             for kind in kinds[shift:] + kinds[:shift]:
@@ -349,24 +326,10 @@ runs. {headroom}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument(
-        "--runs", type=int, default=DEFAULT_RUNS, help=f"processes per kind ({DEFAULT_RUNS})"
-    )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=BENCHMARKS,
-        help="file whose section to write (the others are kept)",
-    )
+    parser = section_parser(__doc__, runs=DEFAULT_RUNS, runs_help="processes per kind")
     args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    results = measure(args.runs)
-    text = section(results)
-    write_section(args.output, text)
-    print(text)
-    print(f"Wrote the {SECTION!r} section of {args.output}", file=sys.stderr)
+    require_at_least(parser, "--runs", args.runs, 1)
+    publish(args.output, section(measure(args.runs)))
     return 0
 
 

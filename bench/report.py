@@ -7,14 +7,19 @@ command rewrites only its section (`write_section`), leaving the others as they 
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
 import re
 import statistics
 import subprocess
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "BENCHMARKS.md"
@@ -166,3 +171,57 @@ class Target:
     goal: str
     measured: str
     met: bool
+
+
+# ---- each module's command line ---------------------------------------------------------------
+
+
+def section_parser(
+    doc: str | None, *, runs: int | None = None, runs_help: str = "runs"
+) -> argparse.ArgumentParser:
+    """`python -m bench.<module>`: --output, and --runs for a module that repeats."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    if runs is not None:
+        parser.add_argument("--runs", type=int, default=runs, help=f"{runs_help} ({runs})")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=BENCHMARKS,
+        help="file whose section to write (the others are kept)",
+    )
+    return parser
+
+
+def require_at_least(
+    parser: argparse.ArgumentParser, option: str, value: float, minimum: float
+) -> None:
+    if value < minimum:
+        parser.error(f"{option} must be at least {minimum:g}")
+
+
+def publish(output: Path, text: str) -> None:
+    """Write one module's section into `output` and show it."""
+    write_section(output, text)
+    print(text)
+    print(f"Wrote the {text.splitlines()[0]!r} section of {output}", file=sys.stderr)
+
+
+def run_driver(
+    command: list[str], stdin: Any, env: Mapping[str, str], cwd: Path, what: str
+) -> dict[str, Any]:
+    """Run a fresh process that reads JSON on stdin and prints one JSON object last;
+    its output on failure."""
+    done = subprocess.run(  # noqa: S603 - a Python interpreter, fixed arguments
+        command,
+        input=json.dumps(stdin),
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} process failed ({done.returncode}):\n{done.stderr}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report

@@ -36,21 +36,18 @@ from .inprocess import use_fake_aws
 STAGE = "warm"
 use_fake_aws(STAGE)  # before anything creates an AWS client
 
-import argparse  # noqa: E402
 import copy  # noqa: E402
 import cProfile  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import pstats  # noqa: E402
-import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections import Counter, deque  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from contextlib import AbstractContextManager, contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import anyio.to_thread  # noqa: E402
@@ -61,16 +58,15 @@ from mangum import Mangum  # noqa: E402
 
 from authapi.audit.models import AUDIT_KIND, AuditEventItem  # noqa: E402
 from authapi.core.config import Settings  # noqa: E402
-from authapi.deps import load_seed_keys  # noqa: E402
 from authapi.main import create_app  # noqa: E402
 from authapi.security import passwords, totp  # noqa: E402
 from authapi.users import service  # noqa: E402
 from authapi.users.domain import Role  # noqa: E402
 
 from . import lambda_events  # noqa: E402
-from .inprocess import Clock, patched_clock, service_in_moto  # noqa: E402
+from .inprocess import Clock, create_enrolled_user, patched_clock, service_in_moto  # noqa: E402
 from .lambda_events import LambdaContext  # noqa: E402
-from .report import BENCHMARKS, Stats, Target, ms, write_section  # noqa: E402
+from .report import Stats, Target, ms, publish, require_at_least, section_parser  # noqa: E402
 
 SECTION = "## Warm latency"
 DEFAULT_RUNS = 200
@@ -228,15 +224,7 @@ class State:
         return result
 
     def create(self, username: str, role: Role = Role.USER) -> Account:
-        secret = totp.new_secret()
-        user = service.create_user(
-            self.settings,
-            username=username,
-            email=f"{username}@example.com",
-            password=PASSWORD,
-            role=role,
-            enrollment=service.Enrollment(secret, [], load_seed_keys(self.settings)),
-        )
+        user, secret = create_enrolled_user(self.settings, username, PASSWORD, role)
         return Account(user.id, user.username, secret)
 
     def next_in_pool(self) -> Account:
@@ -780,24 +768,10 @@ the median: {target.measured}, {verdict}.
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument(
-        "--runs", type=int, default=DEFAULT_RUNS, help=f"timed rounds ({DEFAULT_RUNS})"
-    )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=BENCHMARKS,
-        help="file whose section to write (the others are kept)",
-    )
+    parser = section_parser(__doc__, runs=DEFAULT_RUNS, runs_help="timed rounds")
     args = parser.parse_args(argv)
-    if args.runs < 5:
-        parser.error("--runs must be at least 5")
-    results = measure(args.runs)
-    text = section(results)
-    write_section(args.output, text)
-    print(text)
-    print(f"Wrote the {SECTION!r} section of {args.output}", file=sys.stderr)
+    require_at_least(parser, "--runs", args.runs, 5)
+    publish(args.output, section(measure(args.runs)))
     return 0
 
 
