@@ -29,10 +29,11 @@ from authapi.core.config import Settings  # noqa: E402
 from authapi.main import create_app  # noqa: E402
 
 from . import lambda_events, warm_latency  # noqa: E402
-from .capacity import Cost, Table, cost, key_of, recording  # noqa: E402
+from .capacity import Cost, Table, cost, key_of  # noqa: E402
 from .inprocess import Clock, patched_clock, service_in_moto  # noqa: E402
 from .lambda_events import LambdaContext  # noqa: E402
 from .report import Target, publish, section_parser  # noqa: E402
+from .sdk_calls import recording  # noqa: E402
 
 SECTION = "## AWS calls and DynamoDB capacity per endpoint"
 

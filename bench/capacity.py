@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from botocore.client import BaseClient
-
 from authapi.core.db import LISTED_ATTRIBUTES
+
+from .sdk_calls import Call
 
 INDEX_PARTITION_KEY = "gsi1pk"
 INDEX_KEYS = ("gsi1pk", "gsi1sk")
@@ -92,38 +90,6 @@ def key_of(item: dict[str, Any]) -> tuple[str, str]:
 
 
 # ---- the calls of one request -----------------------------------------------------------------
-
-
-@dataclass
-class Call:
-    service: str
-    operation: str
-    params: dict[str, Any]
-    response: dict[str, Any]
-
-
-@dataclass
-class Recorder:
-    calls: list[Call] = field(default_factory=list)
-
-
-@contextmanager
-def recording() -> Iterator[Recorder]:
-    """Every AWS call this process makes, with its parameters and parsed response."""
-    recorder = Recorder()
-    original = BaseClient._make_api_call
-
-    def record(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        response = original(client, operation, params)
-        service = client.meta.service_model.service_name
-        recorder.calls.append(Call(service, operation, params, response))
-        return response
-
-    BaseClient._make_api_call = record
-    try:
-        yield recorder
-    finally:
-        BaseClient._make_api_call = original
 
 
 Table = dict[tuple[str, str], dict[str, Any]]

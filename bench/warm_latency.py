@@ -46,13 +46,12 @@ import threading  # noqa: E402
 import time  # noqa: E402
 from collections import Counter, deque  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
-from contextlib import AbstractContextManager, contextmanager  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
 import anyio.to_thread  # noqa: E402
 import pyotp  # noqa: E402
-from botocore.client import BaseClient  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from mangum import Mangum  # noqa: E402
 
@@ -67,6 +66,7 @@ from . import lambda_events  # noqa: E402
 from .inprocess import Clock, create_enrolled_user, patched_clock, service_in_moto  # noqa: E402
 from .lambda_events import LambdaContext  # noqa: E402
 from .report import Stats, Target, ms, publish, require_at_least, section_parser  # noqa: E402
+from .sdk_calls import SdkTimer, timed_sdk, wrapped_sdk_calls  # noqa: E402
 
 SECTION = "## Warm latency"
 DEFAULT_RUNS = 200
@@ -85,52 +85,6 @@ LISTED_USERS = 10
 PAGE = 20
 PROFILED_REQUESTS = 200
 USERS = 2 + POOL + LISTED_USERS  # me, an admin, the pool, the listed users
-
-
-# ---- time inside the AWS SDK ----------------------------------------------------------------
-
-
-@dataclass
-class SdkTimer:
-    """Wall time and number of botocore API calls since the last reset."""
-
-    seconds: float = 0.0
-    calls: int = 0
-
-    def reset(self) -> None:
-        self.seconds = 0.0
-        self.calls = 0
-
-
-@contextmanager
-def wrapped_sdk_calls(
-    wrapper: Callable[[Callable[..., Any]], Callable[..., Any]],
-) -> Iterator[None]:
-    """`BaseClient._make_api_call` (every botocore API call: DynamoDB through pynamodb,
-    SSM) replaced by `wrapper(original)` for the duration."""
-    original = BaseClient._make_api_call
-    setattr(BaseClient, "_make_api_call", wrapper(original))  # noqa: B010 - patched method
-    try:
-        yield
-    finally:
-        setattr(BaseClient, "_make_api_call", original)  # noqa: B010
-
-
-def timed_sdk(timer: SdkTimer) -> AbstractContextManager[None]:
-    """Time every botocore API call into `timer`."""
-
-    def wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-            start = time.perf_counter()
-            try:
-                return original(client, operation_name, api_params)
-            finally:
-                timer.seconds += time.perf_counter() - start
-                timer.calls += 1
-
-        return timed
-
-    return wrapped_sdk_calls(wrapper)
 
 
 @contextmanager

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.capacity import Call, cost, item_size
+from bench.capacity import cost, item_size
+from bench.sdk_calls import Call
 
 SMALL_USER = {
     "pk": {"S": "USER#1"},
