@@ -21,16 +21,16 @@ use_fake_aws(STAGE)  # before anything creates an AWS client
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
-import boto3  # noqa: E402
 from mangum import Mangum  # noqa: E402
 
 from authapi.core import secrets  # noqa: E402
 from authapi.core.config import Settings  # noqa: E402
 from authapi.main import create_app  # noqa: E402
+from tests.support import Clock, table_items  # noqa: E402
 
 from . import lambda_events, warm_latency  # noqa: E402
 from .capacity import Cost, Table, cost, key_of  # noqa: E402
-from .inprocess import Clock, patched_clock, service_in_moto  # noqa: E402
+from .inprocess import patched_clock, service_in_moto  # noqa: E402
 from .lambda_events import LambdaContext  # noqa: E402
 from .report import Target, publish, section_parser  # noqa: E402
 from .sdk_calls import recording  # noqa: E402
@@ -52,13 +52,8 @@ class Results:
 
 
 def _table(settings: Settings) -> Table:
-    """Every item, in DynamoDB's wire format (a benchmark-only Scan, outside any request)."""
-    client = boto3.client("dynamodb")
-    items: Table = {}
-    for page in client.get_paginator("scan").paginate(TableName=settings.table_name):
-        for item in page["Items"]:
-            items[key_of(item)] = item
-    return items
+    """Every item by key (a benchmark-only Scan, outside any request)."""
+    return {key_of(item): item for item in table_items(settings.table_name)}
 
 
 def _recorded(

@@ -183,7 +183,8 @@ def health_event() -> dict[str, Any]:
 
 # Runs in the runtime Python with `-I -S -B -c DRIVER <package> <mode>`, events as JSON
 # on stdin. Standard library and the package only; prints one JSON object.
-DRIVER = r"""
+DRIVER = (
+    r"""
 import time
 started = time.monotonic()
 import json, sys
@@ -192,20 +193,9 @@ sys.path.insert(0, package)
 events = json.load(sys.stdin)
 report = {"started": started}
 
-class Context:
-    function_name = "authapi-ApiFunction"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:authapi-ApiFunction"
-    memory_limit_in_mb = 1024
-    aws_request_id = "cold-start"
-    log_group_name = "/aws/lambda/authapi-ApiFunction"
-    log_stream_name = "cold-start"
-    identity = None
-    client_context = None
-
-    def get_remaining_time_in_millis(self):
-        return 10000
-
+"""
+    + lambda_events.CONTEXT_SOURCE
+    + r"""
 if mode == "floor":
     import fastapi, botocore.session
     botocore.session.get_session().create_client("dynamodb")
@@ -238,6 +228,7 @@ else:
     )
 print(json.dumps(report))
 """
+)
 
 
 def lambda_environment(

@@ -7,7 +7,6 @@ inherited from the shell (as tests/conftest.py): nothing here can reach real AWS
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +14,7 @@ import authapi.core.clock
 from authapi.core.config import Settings
 from authapi.security import totp
 from authapi.users.domain import Role, User
+from tests.support import Clock
 
 
 def use_fake_aws(stage: str) -> None:
@@ -60,19 +60,6 @@ def service_in_moto(stage: str) -> Iterator[Settings]:
             yield settings
         finally:
             secrets.reset_cache()
-
-
-class Clock:
-    """The service clock; moved one TOTP step forward whenever a request needs a fresh code."""
-
-    def __init__(self) -> None:
-        self._now = float(int(time.time()) // totp.STEP_SECONDS * totp.STEP_SECONDS + 1)
-
-    def now(self) -> float:
-        return self._now
-
-    def next_step(self) -> None:
-        self._now += totp.STEP_SECONDS
 
 
 @contextmanager

@@ -97,6 +97,25 @@ def token(username: str, password_and_code: str) -> dict[str, Any]:
     return with_body(load(TOKEN_TEMPLATE), urlencode(form).encode())
 
 
+# The same context, as source for the driver processes that run with the standard library
+# only (bench.cold_start, bench.memory): what Mangum reads of the Lambda runtime's.
+CONTEXT_SOURCE = """
+class Context:
+    function_name = "authapi-ApiFunction"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:authapi-ApiFunction"
+    memory_limit_in_mb = 1024
+    aws_request_id = "driver"
+    log_group_name = "/aws/lambda/authapi-ApiFunction"
+    log_stream_name = "driver"
+    identity = None
+    client_context = None
+
+    def get_remaining_time_in_millis(self):
+        return 10000
+"""
+
+
 @dataclass
 class LambdaContext:
     """The attributes of the Lambda runtime's `context` that Mangum reads."""

@@ -33,9 +33,10 @@ from mangum import Mangum  # noqa: E402
 
 from authapi.main import create_app  # noqa: E402
 from authapi.security import passwords  # noqa: E402
+from tests.support import Clock  # noqa: E402
 
 from . import lambda_events  # noqa: E402
-from .inprocess import Clock, create_enrolled_user, patched_clock, service_in_moto  # noqa: E402
+from .inprocess import create_enrolled_user, patched_clock, service_in_moto  # noqa: E402
 from .lambda_events import LambdaContext  # noqa: E402
 from .report import Stats, Target, ms, publish, ratio, require_at_least, section_parser  # noqa: E402
 from .sdk_calls import SdkTimer, timed_sdk  # noqa: E402
@@ -124,11 +125,21 @@ def _refill_failure_budgets() -> None:
     """Untimed, before every request: forget the failures the benchmark itself causes,
     so every case measures the answer it is meant to (401), never the budget's 429."""
     from authapi.users import repository
-    from authapi.users.models import LOGIN_THROTTLE_SK, LoginThrottleItem, login_throttle_pk
+    from authapi.users.models import (
+        LOGIN_THROTTLE_SK,
+        USER_SK,
+        LoginThrottleItem,
+        UserItem,
+        login_throttle_pk,
+        user_pk,
+    )
 
     user, _ = repository.find_for_login(USERNAME)
-    assert user is not None
-    repository.reset_login_failures(user)
+    if user is None:
+        raise RuntimeError(f"the benchmark user {USERNAME!r} is gone")
+    UserItem(user_pk(user.id), USER_SK).update(
+        actions=[UserItem.login_failures.remove(), UserItem.last_login_failure_at.remove()]
+    )
     for name in (UNKNOWN_USERNAME, INVALID_USERNAME.strip().lower()):
         LoginThrottleItem(login_throttle_pk(name), LOGIN_THROTTLE_SK).delete()
 

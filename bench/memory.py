@@ -46,7 +46,8 @@ TEMPLATE = ROOT / "template.yaml"
 
 # Runs in the venv's Python with `-c DRIVER <mode>`, the job as JSON on stdin; prints one
 # JSON object. Only the standard library besides what it measures.
-DRIVER = r"""
+DRIVER = (
+    r"""
 import json, sys
 
 def peak():
@@ -58,20 +59,9 @@ def peak():
                 return int(line.split()[1]) * 1024  # kB
     sys.exit("no VmHWM in /proc/self/status")
 
-class Context:
-    function_name = "authapi-ApiFunction"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:authapi-ApiFunction"
-    memory_limit_in_mb = 1024
-    aws_request_id = "memory"
-    log_group_name = "/aws/lambda/authapi-ApiFunction"
-    log_stream_name = "memory"
-    identity = None
-    client_context = None
-
-    def get_remaining_time_in_millis(self):
-        return 10000
-
+"""
+    + lambda_events.CONTEXT_SOURCE
+    + r"""
 def answer(handler, event, expected):
     result = handler(event, Context())
     if result["statusCode"] != expected:
@@ -124,6 +114,7 @@ else:
 report["peak"] = peak()
 print(json.dumps(report))
 """
+)
 
 
 @dataclass(frozen=True)

@@ -61,9 +61,10 @@ from authapi.main import create_app  # noqa: E402
 from authapi.security import passwords, totp  # noqa: E402
 from authapi.users import service  # noqa: E402
 from authapi.users.domain import Role  # noqa: E402
+from tests.support import Clock  # noqa: E402
 
 from . import lambda_events  # noqa: E402
-from .inprocess import Clock, create_enrolled_user, patched_clock, service_in_moto  # noqa: E402
+from .inprocess import create_enrolled_user, patched_clock, service_in_moto  # noqa: E402
 from .lambda_events import LambdaContext  # noqa: E402
 from .report import Stats, Target, ms, publish, require_at_least, section_parser  # noqa: E402
 from .sdk_calls import SdkTimer, timed_sdk, wrapped_sdk_calls  # noqa: E402

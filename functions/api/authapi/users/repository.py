@@ -56,14 +56,23 @@ from authapi.users.models import (
 _MAX_TRANSACTION_ITEMS = 100
 
 
+def _listed_fields(item: UserItem) -> dict[str, Any]:
+    """What a user and a listed user (UserSummary) have in common."""
+    return {
+        "id": item.user_id,
+        "username": item.username,
+        "email": item.email,
+        "full_name": item.full_name,
+        "role": Role(item.role),
+        "disabled": bool(item.disabled),
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }
+
+
 def _to_domain(item: UserItem) -> User:
     return User(
-        id=item.user_id,
-        username=item.username,
-        email=item.email,
-        full_name=item.full_name,
-        role=Role(item.role),
-        disabled=bool(item.disabled),
+        **_listed_fields(item),
         password_hash=item.password_hash,
         totp_secret=item.totp_secret,
         pending_totp_secret=item.pending_totp_secret,
@@ -72,24 +81,12 @@ def _to_domain(item: UserItem) -> User:
         token_version=int(item.token_version or 0),
         revoked_sessions=_revoked_sessions(item),
         failures=FailureRecord(int(item.login_failures or 0), int(item.last_login_failure_at or 0)),
-        created_at=item.created_at,
-        updated_at=item.updated_at,
     )
 
 
 def _to_summary(item: UserItem) -> UserSummary:
     """A user from the by-kind index, which holds only the listed attributes."""
-    return UserSummary(
-        id=item.user_id,
-        username=item.username,
-        email=item.email,
-        full_name=item.full_name,
-        role=Role(item.role),
-        disabled=bool(item.disabled),
-        mfa_enabled=bool(item.mfa_enabled),
-        created_at=item.created_at,
-        updated_at=item.updated_at,
-    )
+    return UserSummary(**_listed_fields(item), mfa_enabled=bool(item.mfa_enabled))
 
 
 def _revoked_sessions(item: UserItem) -> dict[str, int]:
@@ -207,13 +204,6 @@ def record_unknown_name_failure(username: str, seen: FailureRecord) -> None:
     forget_at = datetime.fromtimestamp(now + FORGET_AFTER_SECONDS, tz=UTC)
     with storage_errors():
         item.update(actions=[*actions, LoginThrottleItem.expires_at.set(forget_at)])
-
-
-def reset_login_failures(user: User) -> None:
-    """Refill the failure budget on its own (a sign-in refills it in its transaction)."""
-    refill = _budget_refill(user)
-    if refill:
-        _update_user(user.id, refill, UserItem.pk.exists())
 
 
 def _budget_refill(user: User) -> list[Action]:
