@@ -77,16 +77,17 @@ def read(budget: Budget) -> FailureRecord:
                 budget.pk,
                 budget.sk,
                 consistent_read=True,
-                attributes_to_get=["login_failures", "last_login_failure_at"],
+                # The key too: an item with none of the others projected would look absent.
+                attributes_to_get=["pk", "login_failures", "last_login_failure_at"],
             )
         except DoesNotExist:
             if budget.of_account:
                 raise InvalidCredentials() from None
             return FailureRecord()
-    return FailureRecord(int(item.login_failures or 0), int(item.last_login_failure_at or 0))
+    return FailureRecord(int(item.login_failures or 0), float(item.last_login_failure_at or 0))
 
 
-def _admitted(count: Any, last: Any, now: int, ceiling: int | None) -> Condition:
+def _admitted(count: Any, last: Any, now: float, ceiling: int | None) -> Condition:
     """DynamoDB's side of `FailureRecord.retry_after`: the stored count admits one more
     attempt now. `ceiling` additionally caps the count (an mfa_token's own budget)."""
     admitted = count.does_not_exist() | (count < throttle.FREE_FAILURES)
@@ -100,7 +101,7 @@ def _admitted(count: Any, last: Any, now: int, ceiling: int | None) -> Condition
 
 
 def reserve(
-    budget: Budget, seen: FailureRecord, now: int, ceiling: int | None = None
+    budget: Budget, seen: FailureRecord, now: float, ceiling: int | None = None
 ) -> Reservation | None:
     """Count one attempt if the budget admits it; None when the stored budget moved on
     since `seen` was read and no longer admits it (the caller reads again and decides)."""
@@ -118,7 +119,7 @@ def reserve(
     if budget.of_account:
         condition &= UserItem.pk.exists()  # never resurrect a deleted user as a stub
     else:
-        forget_at = datetime.fromtimestamp(now + throttle.FORGET_AFTER_SECONDS, tz=UTC)
+        forget_at = datetime.fromtimestamp(int(now) + throttle.FORGET_AFTER_SECONDS, tz=UTC)
         actions.append(LoginThrottleItem.expires_at.set(forget_at))
     with storage_errors():
         try:
@@ -128,7 +129,7 @@ def reserve(
                 return None
             raise
     # update() loads the item as written (ALL_NEW): the count includes this attempt.
-    reserved = FailureRecord(int(item.login_failures), int(item.last_login_failure_at))
+    reserved = FailureRecord(int(item.login_failures), float(item.last_login_failure_at))
     return Reservation(budget, seen, reserved)
 
 

@@ -57,7 +57,7 @@ def _reserve(
     NotAuthenticated for a spent mfa_token, when the budget does not admit it."""
     for _ in range(_RESERVATION_TRIES):
         _admit(seen, ceiling)
-        reservation = attempts.reserve(budget, seen, int(clock.now()), ceiling)
+        reservation = attempts.reserve(budget, seen, round(clock.now(), 3), ceiling)
         if reservation is not None:
             return reservation
         seen = attempts.read(budget)  # parallel attempts were counted first

@@ -29,7 +29,9 @@ MFA_TOKEN_FAILURES = 3
 @dataclass(frozen=True)
 class FailureRecord:
     count: int = 0
-    last_at: int = 0
+    # When the last failure was counted, to the millisecond: a back-off of one second
+    # means one second, not "until the clock's next whole second".
+    last_at: float = 0
 
     def current(self, now: float) -> int:
         """Consecutive failures that still count at `now`."""

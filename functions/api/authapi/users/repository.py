@@ -79,7 +79,9 @@ def _to_domain(item: UserItem) -> User:
         recovery_code_hashes=frozenset(item.recovery_code_hashes or ()),
         token_version=int(item.token_version or 0),
         revoked_sessions=_revoked_sessions(item),
-        failures=FailureRecord(int(item.login_failures or 0), int(item.last_login_failure_at or 0)),
+        failures=FailureRecord(
+            int(item.login_failures or 0), float(item.last_login_failure_at or 0)
+        ),
     )
 
 
@@ -171,7 +173,7 @@ def _name_failures(username: str) -> FailureRecord:
         )
     except DoesNotExist:
         return FailureRecord()
-    return FailureRecord(int(item.login_failures), int(item.last_login_failure_at))
+    return FailureRecord(int(item.login_failures), float(item.last_login_failure_at))
 
 
 def _budget_refill() -> list[Action]:
@@ -219,12 +221,20 @@ def _admin_count_change(transaction: TransactWrite, delta: int) -> None:
         )
 
 
-def _commit(transaction_body: Callable[[TransactWrite], list[type[DomainError]]]) -> None:
+def _commit(
+    transaction_body: Callable[[TransactWrite], list[type[DomainError]]],
+    committed_if_failed: int | None = None,
+) -> None:
     """Run a transaction; map a failed condition to the error registered for its slot.
 
     `transaction_body` adds the items and returns, in the order DynamoDB receives them
     (condition checks, deletes, puts, updates), the error each item's failed condition
     means; Conflict for any slot without a more specific meaning.
+
+    `committed_if_failed` names a slot that puts an item under a new random key: only
+    this very transaction can have written it, so its condition failing means botocore
+    retried the transaction after its answer was lost, and (all or nothing) the first
+    attempt had committed in full. That is a success, not a conflict.
     """
     errors: list[type[DomainError]] = []
     try:
@@ -232,6 +242,10 @@ def _commit(transaction_body: Callable[[TransactWrite], list[type[DomainError]]]
             errors = transaction_body(transaction)
     except TransactWriteError as exc:
         failed = failed_conditions(exc)
+        if committed_if_failed is not None and failed[
+            committed_if_failed : committed_if_failed + 1
+        ] == [True]:
+            return
         for error, did_fail in zip(errors, failed, strict=False):
             if did_fail:
                 raise error() from exc
@@ -274,7 +288,7 @@ def create_user(new: NewUser) -> User:
         return [Conflict, UsernameTaken, EmailTaken]  # the three puts, in order
 
     with storage_errors():
-        _commit(body)
+        _commit(body, committed_if_failed=0)  # the user item's key holds a random id
     return _to_domain(item)
 
 
