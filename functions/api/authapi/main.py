@@ -74,4 +74,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 app = create_app()
 if warmup.in_lambda():
     warmup.prepare_container(get_settings())
+    warmup.register_snapshot_hooks(get_settings())
 handler = Mangum(app, lifespan="off")
