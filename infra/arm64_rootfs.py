@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 DEFAULT_DIR = Path("/var/cache/authapi/arm64-rootfs")
@@ -71,11 +72,16 @@ def is_arm64_host() -> bool:
 
 
 def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> None:
-    """Run a setup command; its output only when it fails."""
+    """Run a setup command; its output only when it fails, its duration when it was long
+    (the slow steps are worth knowing about on a busy machine)."""
+    started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
         raise Unavailable(f"{what} failed ({done.returncode}): {' '.join(command)}\n{tail}")
+    elapsed = time.monotonic() - started
+    if elapsed >= 5:
+        print(f"arm64 rootfs: {what}: {elapsed:.0f} s", file=sys.stderr)
 
 
 def install_packages() -> None:

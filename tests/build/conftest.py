@@ -33,7 +33,7 @@ def arm64_rootfs() -> Path:
     except Unavailable as exc:
         unavailable(
             f"no emulated arm64 root filesystem: {exc}\n"
-            "(as root: python3 -m infra.arm64_rootfs --install)"
+            "(the test runs as root; sudo python3 -m infra.arm64_rootfs --install prepares it)"
         )
 
 
