@@ -222,10 +222,6 @@ def ceilings(profile: Profile, audit_index_keys: int) -> list[Ceiling]:
                 f"DynamoDB table quota ({TABLE_QUOTA_WCU:,} WCU/s)",
                 TABLE_QUOTA_WCU / profile.write_units,
             ),
-            Ceiling(
-                f"DynamoDB on-demand start ({ON_DEMAND_START_WCU:,} WCU/s, then doubles)",
-                ON_DEMAND_START_WCU / profile.write_units,
-            ),
         ]
     if profile.read_units:
         found.append(
