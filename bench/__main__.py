@@ -13,6 +13,7 @@ figures only), and every section:
 * AWS calls       (bench.aws_calls)    DynamoDB/SSM calls and capacity per endpoint
 * Load            (bench.load)         the local run under concurrent users
 * Scale           (bench.scale)        capacity model and an attacker's burst by partition
+* Cost            (bench.cost)         a million requests of each kind, and a worked example
 
 Each module also runs alone (`python -m bench.<module>`) and then rewrites only its own
 section. `--quick` takes few samples: it checks that everything runs, and its figures
@@ -99,6 +100,12 @@ def _scale(quick: bool) -> tuple[str, list[Target]]:
     return scale.section(results), scale.targets(results)
 
 
+def _cost(quick: bool) -> tuple[str, list[Target]]:
+    from . import cost
+
+    return cost.section(cost.measure(quick)), []
+
+
 SECTIONS: dict[str, Callable[[bool], tuple[str, list[Target]]]] = {
     "cold_start": _cold_start,
     "warm_latency": _warm_latency,
@@ -107,6 +114,7 @@ SECTIONS: dict[str, Callable[[bool], tuple[str, list[Target]]]] = {
     "aws_calls": _aws_calls,
     "load": _load,
     "scale": _scale,
+    "cost": _cost,
 }
 
 

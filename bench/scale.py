@@ -28,6 +28,7 @@ import logging  # noqa: E402
 import time  # noqa: E402
 from collections import Counter, defaultdict  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -44,7 +45,7 @@ from tests.support import Clock, table_items  # noqa: E402
 from .capacity import Cost, cost, key_of  # noqa: E402
 from .inprocess import create_enrolled_user, patched_clock, service_in_moto  # noqa: E402
 from .report import Target, publish, section_parser  # noqa: E402
-from .sdk_calls import Call, recording  # noqa: E402
+from .sdk_calls import Call, SdkTimer, recording, timed_sdk  # noqa: E402
 
 SECTION = "## Scale: ceilings and an attacker's burst"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "capacity.md"
@@ -78,7 +79,8 @@ class Profile:
     read_units: float
     write_units: float
     index_writes: int  # items written to the listing index
-    seconds: float  # median in-process time of all its requests
+    seconds: float  # in-process time of all its requests
+    sdk_seconds: float  # of which inside AWS SDK calls (moto here, the network on Lambda)
 
 
 def _index_writes(calls: list[Call]) -> int:
@@ -122,7 +124,8 @@ class Service:
 
     def measured(self, name: str, requests: int, run: Callable[[], None]) -> Profile:
         before = {key_of(item): item for item in table_items(self.settings.table_name)}
-        with recording() as recorder:
+        timer = SdkTimer()
+        with recording() as recorder, timed_sdk(timer):
             started = time.perf_counter()
             run()
             seconds = time.perf_counter() - started
@@ -136,6 +139,7 @@ class Service:
             spent.write_units,
             _index_writes(dynamodb),
             seconds,
+            timer.seconds,
         )
 
 
@@ -181,6 +185,7 @@ def measure_profiles(service: Service, runs: int) -> dict[str, Profile]:
             profile.write_units / runs,
             round(profile.index_writes / runs),
             profile.seconds / runs,
+            profile.sdk_seconds / runs,
         )
         for profile in measured
     }
@@ -354,21 +359,29 @@ class Results:
     statuses: Counter[int]
 
 
+@contextmanager
+def running_service(stage: str = STAGE) -> Iterator[Service]:
+    """The app in this process on moto, its clock under control, its security log quiet
+    (a line per event would bury the report; the events are counted instead)."""
+    fake = Clock()
+    logging.disable(logging.WARNING)
+    try:
+        with (
+            service_in_moto(stage) as settings,
+            patched_clock(fake),
+            TestClient(create_app(settings), raise_server_exceptions=True) as client,
+        ):
+            yield Service(settings, fake, client)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
 def measure(quick: bool) -> Results:
     runs, seconds = (3, 2) if quick else (10, 12)
     mix = Mix(sign_ins=5, unknown_names=40, one_account=20, many_accounts=10)
-    fake = Clock()
-    # The security log's line per event would bury the report (the events are counted).
-    logging.disable(logging.WARNING)
-    with (
-        service_in_moto(STAGE) as settings,
-        patched_clock(fake),
-        TestClient(create_app(settings), raise_server_exceptions=True) as client,
-    ):
-        service = Service(settings, fake, client)
+    with running_service() as service:
         profiles = measure_profiles(service, runs)
         writes, statuses = simulate(service, mix, seconds)
-    logging.disable(logging.NOTSET)
     return Results(profiles, mix, seconds, hottest(writes), statuses)
 
 

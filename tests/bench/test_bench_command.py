@@ -33,6 +33,7 @@ SECTIONS = [
     "## AWS calls and DynamoDB capacity per endpoint",
     "## Load (local run)",
     "## Scale: ceilings and an attacker's burst",
+    "## Cost per million requests",
 ]
 
 
