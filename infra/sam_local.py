@@ -252,6 +252,9 @@ def serve(command: list[str], environment: dict[str, str], function_endpoint: st
 
 
 def main() -> int:
+    # Ctrl-C must work even where this process was started with SIGINT ignored (a
+    # background job of a script), and SAM, started from here, then handles it too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
         return run()
