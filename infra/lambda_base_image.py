@@ -36,6 +36,14 @@ OFFICIAL_REPOSITORY = "public.ecr.aws/lambda/python"
 PYTHON_VERSION = "3.13"
 DEBIAN_SUITE = "trixie"  # the Debian release whose CPython is 3.13
 DEBIAN_PACKAGES = ("python3.13-minimal", "libpython3.13-stdlib")
+UNUSED_PATHS = (
+    "var/cache/apt/archives",
+    "var/lib/apt/lists",
+    "usr/share/doc",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/share/man",
+)
 # Marks the stand-in, so that `make sam-local` can say which image it runs.
 STAND_IN_LABEL = "org.authapi.lambda-base=stand-in"
 
@@ -157,9 +165,10 @@ def build(arch: Architecture) -> str:
         bootstrap.write_text(BOOTSTRAP, encoding="utf-8")
         bootstrap.chmod(0o755)
         (rootfs / "var/task").mkdir(exist_ok=True)
-        # Downloaded .debs and package lists: half the size, never used in the image.
-        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            shutil.rmtree(rootfs / cache, ignore_errors=True)
+        # Downloaded packages, package lists, documentation and translations: a third of
+        # the size, and nothing a function uses.
+        for unused in UNUSED_PATHS:
+            shutil.rmtree(rootfs / unused, ignore_errors=True)
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         changes = [argument for setting in IMAGE_SETTINGS for argument in ("--change", setting)]
         subprocess.run(

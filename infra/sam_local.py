@@ -39,6 +39,7 @@ from infra.lambda_base_image import (
     this_machine,
 )
 from infra.local import LOCAL_REGION, LOCAL_STAGE, LOCAL_TABLE, embedded_aws, seed_local_admin
+from infra.seed_admin import print_admin
 from infra.template import load_template
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -278,18 +279,19 @@ def run() -> int:
     on_this_machine = is_local_address(bridge)
     hosts = ("127.0.0.1", bridge) if on_this_machine else ("127.0.0.1",)
     with embedded_aws(hosts) as endpoint:
-        environment = sam_environment(endpoint)
-        build_package(arch, environment)
-        image = choose_base_image(arch)
-        port_part = endpoint.rsplit(":", 1)[1]
-        function_host = bridge if on_this_machine else DOCKER_DESKTOP_HOST
-        function_endpoint = f"http://{function_host}:{port_part}"
-        env_vars = write_env_vars(ENV_VARS_FILE, function_endpoint)
-        admin = seed_local_admin()
+        admin = seed_local_admin()  # first: a weak ADMIN_PASSWORD fails before the build
         if admin is None:
             return 2
-        from infra.seed_admin import print_admin
-
+        environment = sam_environment(endpoint)
+        try:
+            build_package(arch, environment)
+            image = choose_base_image(arch)
+        except subprocess.CalledProcessError as exc:
+            print(f"`{' '.join(map(str, exc.cmd))}` failed ({exc.returncode})", file=sys.stderr)
+            return 2
+        function_host = bridge if on_this_machine else DOCKER_DESKTOP_HOST
+        function_endpoint = f"http://{function_host}:{endpoint.rsplit(':', 1)[1]}"
+        env_vars = write_env_vars(ENV_VARS_FILE, function_endpoint)
         print(f"Local AWS (moto, in memory) at {endpoint} (the function: {function_host})")
         print_admin(admin, as_json=False)
         print(
