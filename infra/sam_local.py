@@ -238,7 +238,8 @@ def serve(command: list[str], environment: dict[str, str], function_endpoint: st
     """Run SAM until it exits, Ctrl-C or SIGTERM; then no container of this run is left."""
     sam = subprocess.Popen(command, cwd=REPO_ROOT, env=environment)
     try:
-        return sam.wait()
+        status = sam.wait()
+        return 128 - status if status < 0 else status  # killed by a signal: the shell's code
     except KeyboardInterrupt:
         # Ctrl-C in a terminal reaches the whole process group, SAM included.
         stop(sam, signalled=True)
