@@ -289,6 +289,25 @@ def test_rfc8725_3_8_3_9_claims_are_checked_even_with_a_valid_signature(
     _assert_not_authenticated(_me(client, _jws(_access_header(kid), claims, sign)))
 
 
+@pytest.mark.parametrize(("ahead", "accepted"), [(10**6, False), (3600, False), (10, True)])
+def test_rfc7519_4_1_6_tokens_issued_in_the_future_are_refused(
+    client: TestClient, directory: Directory, settings: Settings, ahead: int, accepted: bool
+) -> None:
+    """RFC 7519 §4.1.6 / RFC 8725 §3.10: an `iat` beyond a small clock-skew leeway was not
+    stamped by us; such a token is refused even with a valid signature and expiry. A few
+    seconds of skew between containers is tolerated (the control case)."""
+    victim = directory.user()
+    kid, sign = _sign_with_ours(settings)
+    claims = _claims_of(victim.tokens["access_token"])
+    claims["iat"] += ahead
+    claims["exp"] += ahead
+    response = _me(client, _jws(_access_header(kid), claims, sign))
+    if accepted:
+        assert response.status_code == 200, response.text
+    else:
+        _assert_not_authenticated(response)
+
+
 @pytest.mark.parametrize("typ", ["JWT", "mfa+jwt", None])
 def test_rfc8725_3_11_explicit_typing_is_enforced(
     client: TestClient, directory: Directory, settings: Settings, typ: str | None

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from authapi.core import errors
+from authapi.core.headers import SECURITY_HEADERS
 
 logger = logging.getLogger("authapi")
 
@@ -114,7 +115,9 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error", exc_info=exc)
-    return error_response(500, "INTERNAL_ERROR", "Internal error.")
+    # Starlette answers unhandled errors from outside every middleware, so this answer
+    # would not pass SecurityHeaders: it carries the headers itself.
+    return error_response(500, "INTERNAL_ERROR", "Internal error.", dict(SECURITY_HEADERS))
 
 
 def install(app: FastAPI) -> None:
