@@ -214,23 +214,41 @@ def stop(sam: subprocess.Popen[bytes], signalled: bool) -> None:
     sam.wait()
 
 
-def remove_leftover_containers(function_endpoint: str) -> None:
-    """Remove any container of this run that SAM left behind (it was killed, say): the
-    ones whose AWS_ENDPOINT_URL is this run's, which no other run shares."""
+def sam_containers() -> set[str]:
+    """The ids of every container SAM made (SAM labels them), running or not."""
     listed = subprocess.run(
-        ["docker", "ps", "--all", "--quiet", "--filter", "label=sam.cli.container.type"],
+        [
+            "docker",
+            "ps",
+            "--all",
+            "--quiet",
+            "--no-trunc",
+            "--filter",
+            "label=sam.cli.container.type",
+        ],
         capture_output=True,
         text=True,
         check=False,
     )
-    for container in listed.stdout.split():
-        environment = subprocess.run(
-            ["docker", "inspect", "--format", "{{json .Config.Env}}", container],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if f"AWS_ENDPOINT_URL={function_endpoint}" in json.loads(environment.stdout or "[]"):
+    return set(listed.stdout.split())
+
+
+def container_environment(container: str) -> dict[str, str]:
+    inspected = subprocess.run(
+        ["docker", "inspect", "--format", "{{json .Config.Env}}", container],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    entries: list[str] = json.loads(inspected.stdout or "[]")
+    return dict(entry.split("=", 1) for entry in entries)
+
+
+def remove_leftover_containers(function_endpoint: str) -> None:
+    """Remove any container of this run that SAM left behind (it was killed, say): the
+    ones whose AWS_ENDPOINT_URL is this run's, which no other run shares."""
+    for container in sam_containers():
+        if container_environment(container).get("AWS_ENDPOINT_URL") == function_endpoint:
             subprocess.run(["docker", "rm", "--force", container], capture_output=True, check=False)
 
 

@@ -114,3 +114,24 @@ def test_sam_local_commands_run_by_hand_use_the_local_env_vars_file() -> None:
     expected = str(ENV_VARS_FILE.relative_to(REPO_ROOT))
     for command in ("local_start_api", "local_invoke", "local_start_lambda"):
         assert config["default"][command]["parameters"]["env_vars"] == expected, command
+
+
+@pytest.mark.parametrize(
+    ("lambda_arch", "architecture"),
+    [("x86_64", "x86_64"), ("aarch64", "arm64"), ("arm64", "arm64")],
+)
+def test_make_build_tells_sam_the_architecture_it_builds(
+    lambda_arch: str, architecture: str
+) -> None:
+    """`make build LAMBDA_ARCH=x86_64` (which `make sam-local` runs on x86_64) once let
+    SAM say, and read the template as, "architecture: arm64"."""
+    planned = subprocess.run(
+        ["make", "-n", "--no-print-directory", "build", f"LAMBDA_ARCH={lambda_arch}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"--parameter-overrides Architecture={architecture}" in planned.stdout
+    allowed = load_template()["Parameters"]["Architecture"]["AllowedValues"]
+    assert architecture in allowed

@@ -15,6 +15,7 @@ where that fails.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -36,8 +37,10 @@ from infra.sam_local import (
     FUNCTION_ID,
     SAM,
     choose_base_image,
+    container_environment,
     docker_bridge_address,
     local_options,
+    sam_containers,
     sam_environment,
     write_env_vars,
 )
@@ -86,35 +89,6 @@ def docker_engine() -> None:
         _unavailable("no debootstrap to build the stand-in for the Lambda base image")
 
 
-def sam_containers() -> set[str]:
-    listed = subprocess.run(
-        [
-            "docker",
-            "ps",
-            "--all",
-            "--quiet",
-            "--no-trunc",
-            "--filter",
-            "label=sam.cli.container.type",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return set(listed.stdout.split())
-
-
-def container_environment(container: str) -> dict[str, str]:
-    inspected = subprocess.run(
-        ["docker", "inspect", "--format", "{{json .Config.Env}}", container],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    entries: list[str] = json.loads(inspected.stdout)
-    return dict(entry.split("=", 1) for entry in entries)
-
-
 @pytest.fixture
 def developer_shell(tmp_path: Path) -> dict[str, str]:
     """Real-looking credentials in every place SAM looks for them, and a declared
@@ -140,6 +114,7 @@ def developer_shell(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def sam_local(docker_engine: None, developer_shell: dict[str, str]) -> Iterator[LocalRun]:
+    containers_before = sam_containers()
     run = LocalRun(
         free_port(),
         command=("make", "sam-local"),
@@ -149,7 +124,15 @@ def sam_local(docker_engine: None, developer_shell: dict[str, str]) -> Iterator[
     try:
         yield run
     finally:
+        # After a failure: Ctrl-C first, so that SAM removes its container, then
+        # whatever is left of this run, containers included.
+        if run.group_alive():
+            os.killpg(run.process.pid, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                run.process.wait(timeout=STOP_TIMEOUT_SECONDS)
         run.kill()
+        for container in sam_containers() - containers_before:
+            subprocess.run(["docker", "rm", "--force", container], capture_output=True, check=False)
 
 
 def invoke(
