@@ -9,19 +9,20 @@ this builds one that SAM can use in its place (`sam local ... --invoke-image`), 
 
 - a minimal Debian trixie root filesystem (debootstrap) with Debian's CPython 3.13,
   linked as /var/lang/bin/python3.13 where the official image has its Python;
-- awslambdaric, AWS's own Python runtime interface client (the one the official image
-  runs), in /var/runtime, and a /var/runtime/bootstrap that starts it with the handler
-  from `_HANDLER`, which is what SAM's emulator executes;
+- awslambdaric, AWS's own Python runtime interface client (the project behind the
+  official image's runtime), in /var/runtime, and a /var/runtime/bootstrap that starts
+  it with the handler from `_HANDLER`, which is what SAM's emulator executes;
 - /bin/sh, mv and chmod, which SAM's image build on top of it runs.
 
 What differs from the official image: Debian's Python 3.13 and glibc instead of Amazon
 Linux 2023's, and no AWS SDK preinstalled (the package brings its own botocore).
 Needs root (debootstrap), debootstrap, Docker and network access to a Debian mirror
-and to the Python package index. Takes about a minute; the image is about 100 MB.
+and to the Python package index. Takes 1.5-2 minutes here (mostly debootstrap); 107 MB.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -110,6 +111,8 @@ def image_exists(name: str) -> bool:
 
 def build(arch: Architecture) -> str:
     """Build the stand-in for `arch` and return its name."""
+    if os.geteuid() != 0:
+        raise SystemExit("Building the stand-in needs root (debootstrap creates device files).")
     for tool in ("debootstrap", "docker"):
         if shutil.which(tool) is None:
             raise SystemExit(
@@ -190,7 +193,11 @@ def build(arch: Architecture) -> str:
 
 
 def main() -> int:
-    build(this_machine())
+    try:
+        build(this_machine())
+    except subprocess.CalledProcessError as exc:
+        print(f"`{' '.join(map(str, exc.cmd))}` failed ({exc.returncode})", file=sys.stderr)
+        return 1
     return 0
 
 
