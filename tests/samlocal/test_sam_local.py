@@ -66,6 +66,7 @@ INVOKE_TIMEOUT_SECONDS = 300.0
 MOTO_LINE = re.compile(
     r"Local AWS \(moto, in memory\) at http://127\.0\.0\.1:(\d+) \(the function: (\S+)\)"
 )
+BASE_IMAGE_LINE = re.compile(r"^Lambda base image: .+$", re.MULTILINE)
 # What a developer's shell may hold; none of it may reach the function's container.
 DEVELOPER_SECRET = "developer-real-secret-key"
 DEVELOPER_KEY_ID = "AKIADEVELOPERREALKEY1"
@@ -198,9 +199,14 @@ def test_sam_local_serves_the_login_walk_and_invoke_and_stops_on_ctrl_c(
     print(f"\nsam local start-up (make sam-local -> first /health 200): {startup:.1f} s")
     admin_totp = pyotp.parse_uri(sam_local.otpauth_uri())
     assert isinstance(admin_totp, pyotp.TOTP)
-    moto = MOTO_LINE.search(sam_local.output(500))
-    assert moto is not None, sam_local.output(500)
+    output = sam_local.output(1000)
+    moto = MOTO_LINE.search(output)
+    assert moto is not None, output
     moto_port, function_host = moto.groups()
+    # It says which base image runs the function (AWS's, or the stand-in and why).
+    base_image = BASE_IMAGE_LINE.search(output)
+    assert base_image is not None, output
+    print(base_image.group())
 
     # The function's container: this run's local AWS, dummy credentials, nothing of the
     # developer's shell.
