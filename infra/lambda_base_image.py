@@ -49,12 +49,26 @@ UNUSED_PATHS = (
 STAND_IN_LABEL = "org.authapi.lambda-base=stand-in"
 
 BOOTSTRAP = """\
-#!/bin/sh
+#!/var/lang/bin/python3.13
 # What SAM's Runtime Interface Emulator starts: AWS's runtime interface client serving
-# the handler named in _HANDLER from the function's code in /var/task.
-cd "${LAMBDA_TASK_ROOT:-/var/task}" || exit 1
-export PYTHONPATH="/var/runtime${PYTHONPATH:+:$PYTHONPATH}"
-exec /var/lang/bin/python3.13 -m awslambdaric "$_HANDLER"
+# the handler named in _HANDLER, with sys.path in Lambda's order (the function's code,
+# layers, then the runtime).
+import os
+import sys
+
+task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
+sys.path[0:1] = [task_root, "/opt/python", "/var/runtime"]
+os.chdir(task_root)
+
+from awslambdaric.__main__ import main
+
+try:
+    main([sys.argv[0], os.environ["_HANDLER"]])
+except RuntimeError as error:
+    # The emulator went away while the client waited for the next event: SAM stops the
+    # container. Not an error of the function, so no traceback in SAM's output.
+    if str(error) != "Failed to get next":
+        raise
 """
 
 # The official image's environment, as far as the function can tell.
