@@ -12,6 +12,7 @@ figures only), and every section:
 * Peak memory     (bench.memory)       a process serving a login and GET /users/me
 * AWS calls       (bench.aws_calls)    DynamoDB/SSM calls and capacity per endpoint
 * Load            (bench.load)         the local run under concurrent users
+* Soak            (bench.soak)         the local run through a day of use: memory, drift
 
 Each module also runs alone (`python -m bench.<module>`) and then rewrites only its own
 section. `--quick` takes few samples: it checks that everything runs, and its figures
@@ -89,6 +90,17 @@ def _load(quick: bool) -> tuple[str, list[Target]]:
     return load.section(results), load.targets(results)
 
 
+def _soak(quick: bool) -> tuple[str, list[Target]]:
+    from . import soak
+
+    results = (
+        soak.measure(users=10, sign_ins=10, requests=200, window=50, max_seconds=300)
+        if quick
+        else soak.measure()
+    )
+    return soak.section(results), soak.targets(results)
+
+
 SECTIONS: dict[str, Callable[[bool], tuple[str, list[Target]]]] = {
     "cold_start": _cold_start,
     "warm_latency": _warm_latency,
@@ -96,6 +108,7 @@ SECTIONS: dict[str, Callable[[bool], tuple[str, list[Target]]]] = {
     "memory": _memory,
     "aws_calls": _aws_calls,
     "load": _load,
+    "soak": _soak,
 }
 
 
