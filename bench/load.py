@@ -113,7 +113,7 @@ def cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def _tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
+def tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:
         text = log.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -141,14 +141,14 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log: Pa
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise LoadError(f"the local run exited early ({process.returncode}):\n{_tail(log)}")
+            raise LoadError(f"the local run exited early ({process.returncode}):\n{tail(log)}")
         try:
             if httpx2.get(f"{base_url}/health", timeout=2.0).status_code == 200:
                 return
         except httpx2.TransportError:
             pass
         time.sleep(0.2)
-    raise LoadError(f"/health did not answer within {START_TIMEOUT_SECONDS:.0f} s:\n{_tail(log)}")
+    raise LoadError(f"/health did not answer within {START_TIMEOUT_SECONDS:.0f} s:\n{tail(log)}")
 
 
 def _admin_totp(log: Path) -> pyotp.TOTP:
@@ -156,7 +156,7 @@ def _admin_totp(log: Path) -> pyotp.TOTP:
     text = log.read_text(encoding="utf-8", errors="replace")
     found = [line for line in text.splitlines() if OTPAUTH_LINE.fullmatch(line.strip())]
     if len(found) != 1:
-        raise LoadError(f"expected one otpauth:// line in the output:\n{_tail(log)}")
+        raise LoadError(f"expected one otpauth:// line in the output:\n{tail(log)}")
     parsed = pyotp.parse_uri(found[0].strip())
     if not isinstance(parsed, pyotp.TOTP):
         raise LoadError(f"not a TOTP URI: {found[0]!r}")

@@ -53,6 +53,7 @@ from .load import (
     server_sentence,
     setup_users,
     sign_in,
+    tail,
 )
 from .report import Stats, Target, mib, ms, publish, ratio, require_at_least, section_parser
 
@@ -69,17 +70,31 @@ P50_DRIFT_LIMIT = 1.5
 WAIT_SECONDS = 0.1  # a worker with no user free to sign in looks again after this
 
 
-def memory_bytes(pid: int, field: str) -> int | None:
-    """A memory figure of a process ("VmRSS", "VmHWM") from /proc/PID/status, or None."""
+def _status(pid: int) -> dict[str, str] | None:
+    """/proc/PID/status (Linux), or None."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+        text = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
     except OSError:
         return None
-    for line in status.splitlines():
-        name, _, value = line.partition(":")
-        if name == field:
-            return int(value.split()[0]) * 1024  # "123456 kB"
-    return None
+    return {
+        name: value.strip()
+        for name, _, value in (line.partition(":") for line in text.splitlines())
+    }
+
+
+def memory_bytes(pid: int, field: str) -> int | None:
+    """A memory figure of a process ("VmRSS", "VmHWM"), or None."""
+    value = (_status(pid) or {}).get(field)
+    return None if value is None else int(value.split()[0]) * 1024  # "123456 kB"
+
+
+def exited(pid: int) -> bool:
+    """Whether the local run has exited: a zombie (this process has not waited for it
+    yet), or gone. Without /proc, it is taken to be running."""
+    status = _status(pid)
+    if status is None:
+        return Path("/proc").is_dir()
+    return status.get("State", "").startswith("Z")
 
 
 class Soak:
@@ -88,7 +103,8 @@ class Soak:
     def __init__(
         self, run: LocalRun, users: list[SimUser], sign_ins: int, requests: int, window: int
     ) -> None:
-        self._pid = run.pid
+        self.pid = run.pid
+        self.log = run.log
         self._queue = deque(users[index % len(users)] for index in range(sign_ins))
         self._per_round = math.ceil(requests / sign_ins)
         self._requests_left = requests
@@ -118,10 +134,15 @@ class Soak:
         self._requests_left -= count
         return count
 
+    def fail_if_exited(self) -> None:
+        """After an error: stop the soak, rather than count errors, if the run is gone."""
+        if exited(self.pid):
+            raise LoadError(f"the local run exited during the soak:\n{tail(self.log)}")
+
     def answered(self) -> None:
         """After each authenticated request: note the RSS when a window closes."""
         while len(self.window_rss) < len(self.recorder.samples[ME]) // self.window:
-            self.window_rss.append(memory_bytes(self._pid, "VmRSS"))
+            self.window_rss.append(memory_bytes(self.pid, "VmRSS"))
 
 
 async def _worker(client: httpx2.AsyncClient, soak: Soak, deadline: float) -> None:
@@ -132,17 +153,23 @@ async def _worker(client: httpx2.AsyncClient, soak: Soak, deadline: float) -> No
             continue
         started = time.perf_counter()
         try:
-            if await sign_in(client, soak.recorder, user):
-                done = len(soak.recorder.samples[ME])
-                soak.sign_ins.append((done, time.perf_counter() - started))
+            signed_in = await sign_in(client, soak.recorder, user)
         finally:
             user.signing_in = False
+        if signed_in:
+            soak.sign_ins.append((len(soak.recorder.samples[ME]), time.perf_counter() - started))
+        else:
+            soak.fail_if_exited()
         # After a failed sign-in, the token of the user's last one (setup's, at least).
         token = str(user.access_token)
         for _ in range(soak.take_requests()):
             if time.perf_counter() >= deadline:
                 break
-            await soak.recorder.request(client, ME, "GET", "/users/me", headers=bearer(token))
+            answer = await soak.recorder.request(
+                client, ME, "GET", "/users/me", headers=bearer(token)
+            )
+            if answer is None:
+                soak.fail_if_exited()
             soak.answered()
 
 
@@ -257,17 +284,20 @@ def measure(
     with local_run() as run:
         rss_started = memory_bytes(run.pid, "VmRSS")
         log_offset = run.log.stat().st_size
-        done = asyncio.run(
-            _drive(
-                run,
-                users=users,
-                sign_ins=sign_ins,
-                requests=requests,
-                window=window,
-                concurrency=concurrency,
-                max_seconds=max_seconds,
+        try:
+            done = asyncio.run(
+                _drive(
+                    run,
+                    users=users,
+                    sign_ins=sign_ins,
+                    requests=requests,
+                    window=window,
+                    concurrency=concurrency,
+                    max_seconds=max_seconds,
+                )
             )
-        )
+        except httpx2.TransportError as exc:  # a setup request: the local run is gone?
+            raise LoadError(f"setup: {exc!r}:\n{tail(run.log)}") from exc
         rss_end = memory_bytes(run.pid, "VmRSS")
         peak_rss = memory_bytes(run.pid, "VmHWM")
         exceptions = exception_lines(run.log, log_offset)
