@@ -63,7 +63,7 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 ## bench: every benchmark (cold start, warm latency, login timing, memory, AWS calls,
-## load); writes BENCHMARKS.md. Needs a CPython 3.13 for the package (RUNTIME_PYTHON).
+## load, soak); writes BENCHMARKS.md. Needs a CPython 3.13 for the package (RUNTIME_PYTHON).
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

@@ -12,6 +12,7 @@ figures only), and every section:
 * Peak memory     (bench.memory)       a process serving a login and GET /users/me
 * AWS calls       (bench.aws_calls)    DynamoDB/SSM calls and capacity per endpoint
 * Load            (bench.load)         the local run under concurrent users
+* Soak            (bench.soak)         the local run through a day of use: memory, drift
 * Scale           (bench.scale)        capacity model and an attacker's burst by partition
 * Cost            (bench.cost)         a million requests of each kind, and a worked example
 
@@ -91,6 +92,17 @@ def _load(quick: bool) -> tuple[str, list[Target]]:
     return load.section(results), load.targets(results)
 
 
+def _soak(quick: bool) -> tuple[str, list[Target]]:
+    from . import soak
+
+    results = (
+        soak.measure(users=10, sign_ins=10, requests=200, window=50, max_seconds=300)
+        if quick
+        else soak.measure()
+    )
+    return soak.section(results), soak.targets(results)
+
+
 def _scale(quick: bool) -> tuple[str, list[Target]]:
     from . import scale
 
@@ -113,6 +125,7 @@ SECTIONS: dict[str, Callable[[bool], tuple[str, list[Target]]]] = {
     "memory": _memory,
     "aws_calls": _aws_calls,
     "load": _load,
+    "soak": _soak,
     "scale": _scale,
     "cost": _cost,
 }

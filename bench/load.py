@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +76,6 @@ SETUP_CONCURRENCY = 4
 SETUP_ATTEMPTS = 5
 ENROLL_MARGIN_SECONDS = 5.0
 SERVER_LINES_LISTED = 4
-MOTO_TRANSACTION_RACE = "RuntimeError: dictionary changed size during iteration"
 
 T = TypeVar("T")
 
@@ -102,7 +101,7 @@ class LocalRun:
     pid: int
 
 
-def _cpu_seconds(pid: int) -> float | None:
+def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process so far (Linux /proc), or None."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
@@ -114,7 +113,7 @@ def _cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def _tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
+def tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:
         text = log.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -142,14 +141,14 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log: Pa
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise LoadError(f"the local run exited early ({process.returncode}):\n{_tail(log)}")
+            raise LoadError(f"the local run exited early ({process.returncode}):\n{tail(log)}")
         try:
             if httpx2.get(f"{base_url}/health", timeout=2.0).status_code == 200:
                 return
         except httpx2.TransportError:
             pass
         time.sleep(0.2)
-    raise LoadError(f"/health did not answer within {START_TIMEOUT_SECONDS:.0f} s:\n{_tail(log)}")
+    raise LoadError(f"/health did not answer within {START_TIMEOUT_SECONDS:.0f} s:\n{tail(log)}")
 
 
 def _admin_totp(log: Path) -> pyotp.TOTP:
@@ -157,7 +156,7 @@ def _admin_totp(log: Path) -> pyotp.TOTP:
     text = log.read_text(encoding="utf-8", errors="replace")
     found = [line for line in text.splitlines() if OTPAUTH_LINE.fullmatch(line.strip())]
     if len(found) != 1:
-        raise LoadError(f"expected one otpauth:// line in the output:\n{_tail(log)}")
+        raise LoadError(f"expected one otpauth:// line in the output:\n{tail(log)}")
     parsed = pyotp.parse_uri(found[0].strip())
     if not isinstance(parsed, pyotp.TOTP):
         raise LoadError(f"not a TOTP URI: {found[0]!r}")
@@ -269,7 +268,7 @@ def _error_code(response: httpx2.Response) -> str:
     return str(code) if code else "(no code)"
 
 
-def _bearer(token: str) -> dict[str, str]:
+def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -374,7 +373,7 @@ async def _create_and_enroll(
             {201, 409} if attempt else {201},
             "POST",
             "/users",
-            headers=_bearer(admin_token),
+            headers=bearer(admin_token),
             json={"username": username, "email": f"{username}@example.com", "password": password},
         ),
     )
@@ -410,7 +409,7 @@ async def _create_and_enroll(
     return await _retrying(setup, enroll)
 
 
-async def _setup(client: httpx2.AsyncClient, run: LocalRun, users: int) -> Setup:
+async def setup_users(client: httpx2.AsyncClient, run: LocalRun, users: int) -> Setup:
     setup = Setup()
     admin_token = await _sign_in_admin(client, run)
     limit = asyncio.Semaphore(SETUP_CONCURRENCY)
@@ -464,7 +463,7 @@ class Pool:
         return None
 
 
-async def _sign_in(client: httpx2.AsyncClient, recorder: Recorder, user: SimUser) -> bool:
+async def sign_in(client: httpx2.AsyncClient, recorder: Recorder, user: SimUser) -> bool:
     """The two-step login. The verify step runs even past the deadline, once the
     password step has been answered, so that no sign-in is left half done."""
     challenge = await recorder.request(
@@ -501,7 +500,7 @@ async def _worker(
         user = pool.take_for_sign_in()
         if user is not None:
             try:
-                await _sign_in(client, recorder, user)
+                await sign_in(client, recorder, user)
             finally:
                 user.signing_in = False
         reader = user if user is not None and user.access_token is not None else pool.reader()
@@ -512,7 +511,7 @@ async def _worker(
             if time.perf_counter() >= deadline:
                 break
             await recorder.request(
-                client, ME, "GET", "/users/me", headers=_bearer(reader.access_token)
+                client, ME, "GET", "/users/me", headers=bearer(reader.access_token)
             )
 
 
@@ -567,14 +566,14 @@ async def _drive(run: LocalRun, seconds: float, users: int, concurrency: int) ->
         base_url=run.base_url, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits
     ) as client:
         setup_start = time.perf_counter()
-        setup = await _setup(client, run, users)
+        setup = await setup_users(client, run, users)
         setup_seconds = time.perf_counter() - setup_start
         log_offset = run.log.stat().st_size
-        server_cpu = _cpu_seconds(run.pid)
+        server_cpu = cpu_seconds(run.pid)
         client_cpu = time.process_time()
         recorder, elapsed = await _load(client, setup.users, seconds, concurrency)
         client_cpu = time.process_time() - client_cpu
-        server_after = _cpu_seconds(run.pid)
+        server_after = cpu_seconds(run.pid)
     if server_cpu is not None and server_after is not None:
         server_cpu = server_after - server_cpu
     else:
@@ -582,7 +581,7 @@ async def _drive(run: LocalRun, seconds: float, users: int, concurrency: int) ->
     return _Run(setup, setup_seconds, recorder, elapsed, log_offset, server_cpu, client_cpu)
 
 
-def _exception_lines(log: Path, offset: int) -> Counter[str]:
+def exception_lines(log: Path, offset: int) -> Counter[str]:
     """Final lines of tracebacks (and other "SomethingError: ..." lines) after `offset`."""
     with log.open("rb") as output:
         output.seek(offset)
@@ -603,7 +602,7 @@ def measure(
     started = time.perf_counter()
     with local_run() as run:
         done = asyncio.run(_drive(run, seconds, users, concurrency))
-        exceptions = _exception_lines(run.log, done.log_offset)
+        exceptions = exception_lines(run.log, done.log_offset)
     recorder = done.recorder
     every = [sample for kind in KINDS for sample in recorder.samples[kind]]
     if not every:
@@ -656,33 +655,23 @@ def load_table(results: Results) -> str:
     return "\n".join(lines)
 
 
-def errors_sentence(results: Results) -> str:
-    if not results.errors:
+def errors_sentence(errors: Mapping[tuple[str, str, str], int]) -> str:
+    if not errors:
         return "Errors: none (target: zero)."
     parts = [
         f"{n} x {status} {code} on `{kind}`"
-        for (kind, status, code), n in sorted(results.errors.items(), key=lambda item: -item[1])
+        for (kind, status, code), n in sorted(errors.items(), key=lambda item: -item[1])
     ]
-    return f"Errors: {_error_count(results)} (target: zero): {'; '.join(parts)}."
+    return f"Errors: {sum(errors.values())} (target: zero): {'; '.join(parts)}."
 
 
-def server_sentence(results: Results) -> str:
-    """What the server's output says about the load phase."""
-    if not results.server_exceptions:
-        return "The server's output shows no exception during the load phase."
-    common = sorted(results.server_exceptions.items(), key=lambda item: -item[1])
+def server_sentence(exceptions: Mapping[str, int], phase: str = "the load phase") -> str:
+    """What the server's output says about `phase`."""
+    if not exceptions:
+        return f"The server's output shows no exception during {phase}."
+    common = sorted(exceptions.items(), key=lambda item: -item[1])
     listed = "; ".join(f"{n} x `{line}`" for line, n in common[:SERVER_LINES_LISTED])
-    text = f"Exception lines in the server's output during the load phase: {listed}."
-    if MOTO_TRANSACTION_RACE in results.server_exceptions:
-        text += (
-            " The RuntimeError is moto's: its TransactWriteItems deep-copies the whole table"
-            " as a rollback backup, without a lock, and fails when another request writes"
-            " to the table meanwhile; moto answers 500, botocore retries (3 attempts in all)"
-            " and the service then answers 503 `SERVICE_UNAVAILABLE` with `Retry-After`, as"
-            " the contract asks for a failing DynamoDB. That is the local run's embedded"
-            " moto, not DynamoDB."
-        )
-    return text
+    return f"Exception lines in the server's output during {phase}: {listed}."
 
 
 def cpu_sentence(results: Results) -> str:
@@ -718,10 +707,10 @@ Against the local run (`python -m infra.local`) on 127.0.0.1: one uvicorn proces
 routes on its thread pool) with the moto server (DynamoDB and SSM in memory) in the same
 process, and this client on the same {os.cpu_count()}-CPU machine. The figures describe
 that laptop setup, not Lambda (one request per instance at a time, DynamoDB a network
-hop away): compare runs with the same settings with each other. In this setup each
-DynamoDB transaction (a sign-in writes its session and refresh token in one) also pays
-for moto's rollback backup, a deep copy of the whole table per item written, so a
-sign-in costs more the more users, sessions and audit events the table holds.
+hop away): compare runs with the same settings with each other. The local run's moto
+takes one lock per write (DynamoDB's per-item atomicity) and a transaction copies only
+the items it touches for its rollback (infra/moto_atomic.py); `bench.soak` checks that
+the run neither grows nor slows through a long session.
 
 Setup, untimed ({results.setup_seconds:.0f} s, {SETUP_CONCURRENCY} users at a time): the
 admin created {results.users} users with `POST /users` and each enrolled TOTP through
@@ -748,7 +737,7 @@ answers per second of the load phase.
 
 {total} requests, {total / results.elapsed:.1f} per second; {results.sign_ins} completed
 sign-ins, {results.sign_ins / results.elapsed:.2f} per second. {cpu_sentence(results)}
-{errors_sentence(results)} {server_sentence(results)}
+{errors_sentence(results.errors)} {server_sentence(results.server_exceptions)}
 """
 
 

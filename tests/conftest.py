@@ -31,9 +31,20 @@ from moto import mock_aws  # noqa: E402
 from authapi.core import secrets  # noqa: E402
 from authapi.core.config import Settings, get_settings  # noqa: E402
 from authapi.main import create_app  # noqa: E402
+from infra.moto_atomic import serialize_dynamodb_writes  # noqa: E402
 from infra.secrets import ensure_secrets  # noqa: E402
 from infra.template import create_tables  # noqa: E402
 from tests.support import Clock, Directory  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def moto_as_in_the_local_run() -> Iterator[None]:
+    """moto's DynamoDB as the local run has it (infra/moto_atomic.py), for every moto in
+    this process, in-process or server: DynamoDB's per-item atomicity, so that the race
+    tests check *our* conditions, and transactions that copy only the items they touch."""
+    undo = serialize_dynamodb_writes()
+    yield
+    undo()
 
 
 @pytest.fixture
@@ -84,18 +95,14 @@ def moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     from infra.local import free_port
-    from infra.moto_atomic import serialize_dynamodb_writes
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    # Real DynamoDB's per-item atomicity, so that the race tests check *our* conditions.
-    undo = serialize_dynamodb_writes()
     server.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
-        undo()
 
 
 @pytest.fixture
