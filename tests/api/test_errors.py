@@ -32,7 +32,6 @@ def test_health_answers_without_aws() -> None:
         ),
         ("/auth/login", {"json": ["a", "list"]}, ""),
         ("/auth/mfa/verify", {"json": {"mfa_token": "x", "code": "1" * 65}}, "code"),
-        ("/token", {"data": {"username": "alice"}}, "password"),
         ("/auth/refresh", {"json": {}}, "refresh_token"),
     ],
 )
