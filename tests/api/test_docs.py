@@ -27,6 +27,14 @@ def test_docs_pages_reference_only_local_assets(plain_client: TestClient, page: 
         assert plain_client.get(url).status_code == 200, url
 
 
+def test_redoc_bundle_loads_no_logo_from_a_cdn(plain_client: TestClient) -> None:
+    """The bundled ReDoc would fetch the Redocly logo from cdn.redoc.ly (docs.py)."""
+    bundle = plain_client.get("/docs-assets/redoc.standalone.js")
+    assert bundle.status_code == 200
+    assert bundle.headers["content-type"].startswith("text/javascript")
+    assert b"cdn.redoc.ly" not in bundle.content
+
+
 def test_openapi_declares_the_password_flow_and_error_bodies(plain_client: TestClient) -> None:
     spec = plain_client.get("/openapi.json").json()
     schemes = spec["components"]["securitySchemes"]
