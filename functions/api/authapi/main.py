@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     http_errors.install(app)
     docs.install(app)
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], responses=http_errors.error_responses())
     def health() -> dict[str, str]:
         """Liveness only: answers without touching AWS."""
         return {"status": "ok"}

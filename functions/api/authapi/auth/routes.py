@@ -46,7 +46,7 @@ def verify_mfa(body: MfaCodeRequest, service: AuthServiceDep) -> TokensOut:
 @router.post(
     "/auth/mfa/setup",
     response_model=TotpEnrollmentOut,
-    responses=error_responses(401, 422, 503),
+    responses=error_responses(401, 422, 429, 503),
     summary="First login: get a TOTP secret, its otpauth:// URI and a QR code (SVG)",
 )
 def start_mfa_setup(body: MfaTokenRequest, service: AuthServiceDep) -> TotpEnrollmentOut:
