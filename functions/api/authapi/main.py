@@ -11,7 +11,7 @@ from mangum import Mangum
 from authapi import docs, http_errors, routing, warmup
 from authapi.account.routes import router as account_router
 from authapi.audit.routes import router as audit_router
-from authapi.auth import oauth_routes
+from authapi.auth import oauth, oauth_routes
 from authapi.auth.routes import router as auth_router
 from authapi.core import db
 from authapi.core.body_limit import BodySizeLimit
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routing.install(router)
         app.include_router(router)
     routing.install(app.router)
+    oauth.document(app)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
