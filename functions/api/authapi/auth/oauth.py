@@ -27,8 +27,19 @@ from authapi.http_errors import ErrorOut, validation_detail
 
 GRANT_TYPES = ("password", "refresh_token")
 
+
+# Policy violations (VALIDATION_ERROR) that OAuthRoute answers with their own `error`.
+class InvalidRequest(errors.PolicyViolation):
+    detail = "Invalid request."
+
+
+class UnsupportedGrantType(errors.PolicyViolation):
+    detail = "grant_type: only 'password' and 'refresh_token' are supported."
+
+
 # Domain errors whose meaning RFC 6749 names; anything else is an `invalid_request`.
 _OAUTH_ERRORS: dict[type[errors.DomainError], tuple[int, str]] = {
+    UnsupportedGrantType: (400, "unsupported_grant_type"),
     errors.InvalidCredentials: (400, "invalid_grant"),
     errors.MfaSetupRequired: (400, "invalid_grant"),
     errors.NotAuthenticated: (400, "invalid_grant"),
@@ -40,16 +51,6 @@ _OAUTH_ERRORS: dict[type[errors.DomainError], tuple[int, str]] = {
 NO_CACHE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-class InvalidRequest(errors.DomainError):
-    code = "VALIDATION_ERROR"
-    detail = "Invalid request."
-
-
-class UnsupportedGrantType(errors.DomainError):
-    code = "VALIDATION_ERROR"
-    detail = "grant_type: only 'password' and 'refresh_token' are supported."
-
-
 def oauth_error_response(
     status_code: int, error: str, code: str, detail: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -58,13 +59,10 @@ def oauth_error_response(
 
 
 def _domain_error_response(exc: errors.DomainError) -> JSONResponse:
-    if isinstance(exc, UnsupportedGrantType):
-        status_code, error = 400, "unsupported_grant_type"
-    else:
-        status_code, error = next(
-            (found for cls, found in _OAUTH_ERRORS.items() if isinstance(exc, cls)),
-            (400, "invalid_request"),
-        )
+    status_code, error = next(
+        (found for cls, found in _OAUTH_ERRORS.items() if isinstance(exc, cls)),
+        (400, "invalid_request"),
+    )
     headers = None
     if isinstance(exc, errors.TooManyAttempts | errors.ServiceUnavailable):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
