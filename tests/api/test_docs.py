@@ -73,7 +73,7 @@ def test_openapi_states_what_the_server_enforces(plain_client: TestClient) -> No
         settings.password_max_length,
     )
     assert schemas["UserCreate"]["properties"]["username"]["pattern"] == USERNAME_PATTERN
-    assert schemas["UserCreate"]["properties"]["email"]["format"] == "email"
+    assert schemas["UserCreate"]["properties"]["email"]["format"] == "idn-email"
     token = spec["paths"]["/token"]["post"]["responses"]
     assert set(token) == {"200", "400", "413", "429", "503"}
     assert token["400"]["content"]["application/json"]["schema"] == {

@@ -31,7 +31,8 @@ Email = Annotated[
         min_length=3,
         max_length=254,
         description="An email address (checked for syntax, not deliverability); case-insensitive.",
-        json_schema_extra={"format": "email"},
+        # idn-email: internationalized addresses (SMTPUTF8) are accepted too.
+        json_schema_extra={"format": "idn-email"},
         examples=["alice@example.com"],
     ),
 ]
