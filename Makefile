@@ -12,6 +12,8 @@ SAM_STAMP := $(SAM_VENV)/.installed
 
 # The Lambda package's architecture: aarch64 matches the template's arm64.
 LAMBDA_ARCH ?= aarch64
+# The same architecture under SAM's name, so that `sam build` says (and records) what it builds.
+SAM_ARCHITECTURE = $(if $(filter aarch64 arm64,$(LAMBDA_ARCH)),arm64,x86_64)
 # The runtime's CPython 3.13 for the package build; empty: functions/api/Makefile finds one.
 RUNTIME_PYTHON ?=
 
@@ -32,6 +34,17 @@ $(SAM_STAMP): pyproject.toml
 ## run: the API on http://127.0.0.1:8000 with an embedded local AWS and a seeded admin
 run: $(STAMP)
 	$(BIN)/python -m infra.local
+
+## sam-local: `make run`, but the API is the built package under `sam local start-api` on
+## http://127.0.0.1:3000 (Docker); docs/sam-local.md
+.PHONY: sam-local lambda-base-image
+sam-local: $(STAMP) $(SAM_STAMP)
+	$(BIN)/python -m infra.sam_local
+
+## lambda-base-image: an offline stand-in for the Lambda Python 3.13 base image (root,
+## debootstrap, Docker); `make sam-local` builds it when the official image cannot be pulled
+lambda-base-image: $(STAMP)
+	$(BIN)/python -m infra.lambda_base_image
 
 ## test: lint, type checks, template validation and the whole test suite
 test: lint typecheck validate unit
@@ -62,7 +75,8 @@ requirements: $(STAMP)
 ## `requirements` writes functions/api/requirements.txt (unused by the build) so that SAM's
 ## build cache, keyed on the CodeUri directory, notices dependency changes in pyproject.toml.
 build: requirements $(SAM_STAMP)
-	LAMBDA_ARCH=$(LAMBDA_ARCH) $(if $(RUNTIME_PYTHON),RUNTIME_PYTHON=$(RUNTIME_PYTHON)) $(SAM) build
+	LAMBDA_ARCH=$(LAMBDA_ARCH) $(if $(RUNTIME_PYTHON),RUNTIME_PYTHON=$(RUNTIME_PYTHON)) $(SAM) build \
+		--parameter-overrides Architecture=$(SAM_ARCHITECTURE)
 
 ## artifact-check: build the x86_64 package and run it on an isolated CPython 3.13
 artifact-check: $(STAMP)

@@ -12,6 +12,8 @@ figures only), and every section:
 * Peak memory     (bench.memory)       a process serving a login and GET /users/me
 * AWS calls       (bench.aws_calls)    DynamoDB/SSM calls and capacity per endpoint
 * Load            (bench.load)         the local run under concurrent users
+* Scale           (bench.scale)        capacity model and an attacker's burst by partition
+* Cost            (bench.cost)         a million requests of each kind, and a worked example
 
 Each module also runs alone (`python -m bench.<module>`) and then rewrites only its own
 section. `--quick` takes few samples: it checks that everything runs, and its figures
@@ -89,6 +91,21 @@ def _load(quick: bool) -> tuple[str, list[Target]]:
     return load.section(results), load.targets(results)
 
 
+def _scale(quick: bool) -> tuple[str, list[Target]]:
+    from . import scale
+
+    results = scale.measure(quick)
+    if not quick:
+        scale.write_docs(results)
+    return scale.section(results), scale.targets(results)
+
+
+def _cost(quick: bool) -> tuple[str, list[Target]]:
+    from . import cost
+
+    return cost.section(cost.measure(quick)), []
+
+
 SECTIONS: dict[str, Callable[[bool], tuple[str, list[Target]]]] = {
     "cold_start": _cold_start,
     "warm_latency": _warm_latency,
@@ -96,6 +113,8 @@ SECTIONS: dict[str, Callable[[bool], tuple[str, list[Target]]]] = {
     "memory": _memory,
     "aws_calls": _aws_calls,
     "load": _load,
+    "scale": _scale,
+    "cost": _cost,
 }
 
 

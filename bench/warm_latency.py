@@ -55,7 +55,7 @@ import pyotp  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from mangum import Mangum  # noqa: E402
 
-from authapi.audit.models import AUDIT_KIND, AuditEventItem  # noqa: E402
+from authapi.audit.models import AUDIT_SHARDS, AuditEventItem, audit_kind  # noqa: E402
 from authapi.core.config import Settings  # noqa: E402
 from authapi.main import create_app  # noqa: E402
 from authapi.security import passwords, totp  # noqa: E402
@@ -268,8 +268,9 @@ def prepare(handler: Any, fake: Clock, settings: Settings) -> State:
     state.admin = state.sign_in(admin)
     state.refresh_chain = state.sign_in(me)
     # The set-up's audit events only make moto's table copies bigger.
-    for event in AuditEventItem.by_kind.query(AUDIT_KIND):
-        event.delete()
+    for shard in range(AUDIT_SHARDS):
+        for event in AuditEventItem.by_kind.query(audit_kind(shard)):
+            event.delete()
     state.snapshot()
     return state
 

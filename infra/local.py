@@ -17,6 +17,12 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from infra.seed_admin import SeededAdmin
 
 LOCAL_STAGE = "local"
 LOCAL_TABLE = "authapi-local"
@@ -46,41 +52,67 @@ def _point_at_local_aws(endpoint: str) -> None:
     )
 
 
-def main() -> int:
+@contextmanager
+def embedded_aws(hosts: Sequence[str] = ("127.0.0.1",)) -> Iterator[str]:
+    """moto on `hosts` (one server each, same port, shared state), with the table, the
+    key sets and this process pointed at it; yields the loopback endpoint.
+
+    Every server of one process shares moto's in-memory backends, so a second address
+    (the Docker bridge, for `make sam-local`) serves the same data without opening the
+    server to every network the machine is on.
+    """
     from moto.server import ThreadedMotoServer
 
     from infra.moto_atomic import serialize_dynamodb_writes
 
-    port = int(os.environ.get("PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT") or free_port())
     endpoint = f"http://127.0.0.1:{moto_port}"
     _point_at_local_aws(endpoint)
 
     # moto's server logs every AWS call through werkzeug; keep the terminal for the API.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    servers = [ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False) for host in hosts]
     serialize_dynamodb_writes()  # DynamoDB's atomic conditional writes (see the module)
-    server.start()
-    try:
+    with ExitStack() as stack:
+        for server in servers:
+            server.start()
+            stack.callback(server.stop)
         import boto3
-        import uvicorn
 
         from infra.secrets import ensure_secrets
-        from infra.seed_admin import print_admin, seed_admin
         from infra.template import create_tables
 
         create_tables(boto3.client("dynamodb"), {"UsersTable": LOCAL_TABLE})
         ensure_secrets(boto3.client("ssm"), LOCAL_STAGE)
-        from authapi.core.errors import DomainError
+        yield endpoint
 
-        try:
-            admin = seed_admin(
-                os.environ.get("ADMIN_USERNAME", "admin"),
-                os.environ.get("ADMIN_EMAIL", "admin@example.com"),
-                os.environ.get("ADMIN_PASSWORD") or None,
-            )
-        except DomainError as exc:
-            print(f"Cannot create the admin: {exc.detail}", file=sys.stderr)
+
+def seed_local_admin() -> SeededAdmin | None:
+    """The admin from ADMIN_USERNAME / ADMIN_EMAIL / ADMIN_PASSWORD; None (and why, on
+    stderr) if it cannot be created, e.g. a weak ADMIN_PASSWORD."""
+    from authapi.core.errors import DomainError
+    from infra.seed_admin import seed_admin
+
+    try:
+        return seed_admin(
+            os.environ.get("ADMIN_USERNAME", "admin"),
+            os.environ.get("ADMIN_EMAIL", "admin@example.com"),
+            os.environ.get("ADMIN_PASSWORD") or None,
+        )
+    except DomainError as exc:
+        print(f"Cannot create the admin: {exc.detail}", file=sys.stderr)
+        return None
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT", "8000"))
+    with embedded_aws() as endpoint:
+        import uvicorn
+
+        from infra.seed_admin import print_admin
+
+        admin = seed_local_admin()
+        if admin is None:
             return 2
         print(f"Local AWS (moto, in memory) at {endpoint}")
         print_admin(admin, as_json=False)
@@ -92,8 +124,6 @@ def main() -> int:
         from authapi.main import app
 
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
-    finally:
-        server.stop()
     return 0
 
 

@@ -6,9 +6,10 @@ conditional writes can both pass (we saw 2 of 20 parallel logins with one TOTP c
 succeed). Worse, a transaction deep-copies the whole table for its rollback while other
 threads write to it, which fails with "dictionary changed size during iteration" and
 answers 500 (the API then answers 503): under a few concurrent sign-ups the local run
-failed one request in ten. DynamoDB evaluates a condition and writes atomically. One
-lock around moto's write operations restores that, for the local run and the tests
-alike, so that both exercise *our* use of conditions rather than moto's threading.
+failed one request in ten. DynamoDB evaluates a condition and writes atomically, and a
+read never sees a write half done. One lock around moto's write and read operations
+restores that, for the local run and the tests alike, so that both exercise *our* use
+of conditions rather than moto's threading.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ WRITE_OPERATIONS = (
     "transact_write_items",
     "batch_write_item",
 )
+# Reads take the same lock: moto's update_item of a new item first stores it with only
+# its keys and then applies the update, so a parallel read could see that half-made
+# item (we saw a THROTTLE# item without its count under a burst of failed logins).
+# DynamoDB never shows a write half done.
+READ_OPERATIONS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
 
 
 def serialize_dynamodb_writes() -> Callable[[], None]:
@@ -33,7 +39,7 @@ def serialize_dynamodb_writes() -> Callable[[], None]:
 
     lock = threading.RLock()
     originals: dict[str, Any] = {}
-    for name in WRITE_OPERATIONS:
+    for name in (*WRITE_OPERATIONS, *READ_OPERATIONS):
         original = getattr(DynamoDBBackend, name)
         originals[name] = original
 

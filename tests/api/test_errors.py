@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import boto3
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -118,6 +119,55 @@ def test_missing_signing_key_is_503_and_recovers(
     assert login.status_code == 200
 
 
+SECURITY_HEADERS = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
+
+
+def _assert_security_headers(response: httpx2.Response) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, (response.status_code, name)
+
+
+def test_asvs_14_3_2_every_error_answer_carries_the_security_headers(
+    client: TestClient, directory: Directory, settings: Settings
+) -> None:
+    """ASVS 5.0 14.3.2 / 3.4.x: error answers made by middleware (413), the router (404,
+    405), validation (422) and the domain (401, 429, 503) are not cached or sniffed."""
+    account = directory.create()
+    answers = {
+        404: client.get("/nope"),
+        405: client.delete("/health"),
+        413: client.post("/auth/login", content=b"x" * (17 * 1024)),
+        422: client.post("/auth/login", json={"username": 1}),
+        401: client.get("/users/me"),
+    }
+    for _ in range(5):
+        client.post("/auth/login", json={"username": account.username, "password": "wrong!"})
+    answers[429] = client.post(
+        "/auth/login", json={"username": account.username, "password": "wrong!"}
+    )
+    boto3.client("dynamodb").delete_table(TableName=settings.table_name)
+    answers[503] = client.post("/auth/login", json={"username": "x", "password": "y"})
+    for status, response in answers.items():
+        assert response.status_code == status, (status, response.text)
+        _assert_security_headers(response)
+
+
+@pytest.mark.parametrize("length", [1025, 4097, 16_000])
+def test_huge_password_at_token_is_a_failed_login_not_a_500(
+    client: TestClient, directory: Directory, length: int
+) -> None:
+    """Longer than passlib accepts (4096 bytes raises PasswordSizeError): still the
+    contract's failed login, counted in the budget, never a 500."""
+    account = directory.create()
+    form = {"username": account.username, "password": "p" * length}
+    response = client.post("/token", data=form)
+    assert response.status_code == 400, response.text  # RFC 6749 §5.2 invalid_grant
+    assert response.json()["code"] == "INVALID_CREDENTIALS"
+    # Unknown names too (their dummy verification gets the same input).
+    response = client.post("/token", data={"username": "nobody-here", "password": "p" * length})
+    assert response.status_code == 400, response.text
+
+
 def test_unexpected_errors_are_a_bare_500(
     client: TestClient, directory: Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,3 +181,4 @@ def test_unexpected_errors_are_a_bare_500(
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal error.", "code": "INTERNAL_ERROR"}
     assert "secret internals" not in response.text
+    _assert_security_headers(response)

@@ -125,7 +125,7 @@ class TestTokenEndpoint:
             {"username": "alice"},
             {"grant_type": "password", "password": "x"},
             {"grant_type": "refresh_token"},
-            {"username": "a" * 257, "password": "x"},
+            {"grant_type": "refresh_token", "refresh_token": "x" * 4097},
         ],
     )
     def test_missing_or_malformed_parameters_are_invalid_request(

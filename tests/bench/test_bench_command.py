@@ -32,6 +32,8 @@ SECTIONS = [
     "## Peak memory",
     "## AWS calls and DynamoDB capacity per endpoint",
     "## Load (local run)",
+    "## Scale: ceilings and an attacker's burst",
+    "## Cost per million requests",
 ]
 
 
@@ -57,9 +59,9 @@ def test_quick_run_writes_every_section_and_target(tmp_path: Path) -> None:
     assert "Quick run" in text
     assert report.commit().split()[0] in text
     targets = text.split("## Targets", 1)[1].split("\n## ", 1)[0]
-    for figure in ("Cold start", "Warm latency", "Login timing", "AWS calls", "Load"):
+    for figure in ("Cold start", "Warm latency", "Login timing", "AWS calls", "Load", "Scale"):
         assert f"| {figure}" in targets, targets
     # The AWS-call budgets and the load's zero errors hold even in a quick run.
     for line in targets.splitlines():
-        if line.startswith(("| AWS calls", "| Load")):
+        if line.startswith(("| AWS calls", "| Load", "| Scale")):
             assert line.rstrip().endswith("| met |"), line

@@ -2,11 +2,12 @@
 
 The package is built the way `sam build` builds it (functions/api/Makefile, target
 build-ApiFunction), for x86_64 so that this machine can run it, into a temporary
-directory. A CPython 3.13 process (the Lambda runtime's version) then starts isolated
-(`-I -S`: no project venv, no site-packages, no PYTHON* variables) with only the package
-on sys.path, imports `authapi.main` and calls `handler(event, context)` with API Gateway
-HTTP API v2 events. A dependency that the dev venv happens to provide but
-pyproject.toml does not declare fails here, not in production.
+directory (the arm64 package, which the template deploys by default, runs under
+emulation in test_arm64.py). A CPython 3.13 process (the Lambda runtime's version) then
+starts isolated (`-I -S`: no project venv, no site-packages, no PYTHON* variables) with
+only the package on sys.path, imports `authapi.main` and calls `handler(event, context)`
+with API Gateway HTTP API v2 events. A dependency that the dev venv happens to provide
+but pyproject.toml does not declare fails here, not in production.
 
 Skipped when no CPython 3.13 is found, except under CI (CI set), where that fails.
 """
@@ -14,8 +15,6 @@ Skipped when no CPython 3.13 is found, except under CI (CI set), where that fail
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,6 @@ from authapi.core import db
 from authapi.core.config import Settings
 from authapi.users import service
 from bench.cold_start import (
-    build_artifact,
-    find_runtime_python,
     health_event,
     lambda_environment,
     login_event,
@@ -34,6 +31,7 @@ from bench.cold_start import (
     zipped_size,
 )
 from bench.report import mib
+from tests.build.support import build_package
 from tests.support import PASSWORD
 
 pytestmark = pytest.mark.build
@@ -46,34 +44,9 @@ RUNTIME_PACKAGES = {"authapi", "fastapi", "mangum", "pynamodb", "botocore", "cry
 LOGIN_PACKAGES = {"argon2", "_argon2_cffi_bindings", "jwt", "pyotp"}
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (under CI the package check must run, not skip)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def runtime_python() -> Path:
-    if shutil.which("make") is None:
-        _unavailable("make is not installed")
-    python = find_runtime_python()
-    if python is None:
-        _unavailable("no CPython 3.13 (the Lambda runtime's version): set RUNTIME_PYTHON")
-    assert python is not None
-    return python
-
-
 @pytest.fixture(scope="module")
 def package(runtime_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    destination = tmp_path_factory.mktemp("artifact") / "ApiFunction"
-    build_artifact(destination, runtime_python, arch="x86_64")
-    return destination
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """An empty HOME: no ~/.aws of this machine reaches the function."""
-    return tmp_path
+    return build_package("x86_64", runtime_python, tmp_path_factory)
 
 
 def _top_level(modules: list[str]) -> set[str]:

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,20 +41,29 @@ pytestmark = pytest.mark.e2e
 
 
 class LocalRun:
-    """`make run` in its own process group, its merged output collected line by line."""
+    """`make run` (or another `command`) in its own process group, its merged output
+    collected line by line."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(
+        self,
+        port: int,
+        command: Sequence[str] = ("make", "run"),
+        start_timeout: float = START_TIMEOUT_SECONDS,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
         env = dict(os.environ)
         for name in ("AWS_ENDPOINT_URL", "ADMIN_USERNAME", "ADMIN_EMAIL", "MOTO_PORT"):
             env.pop(name, None)
-        env.update({"PORT": str(port), "ADMIN_PASSWORD": ADMIN_PASSWORD})
+        env.update({"PORT": str(port), "ADMIN_PASSWORD": ADMIN_PASSWORD, **(extra_env or {})})
+        self.command = " ".join(command)
+        self.start_timeout = start_timeout
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.lines: list[str] = []
         self._lock = threading.Lock()
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
-            ["make", "run"],
+            list(command),
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -79,12 +88,12 @@ class LocalRun:
             return "\n".join(self.lines[-last:])
 
     def wait_until_healthy(self) -> float:
-        """Seconds from the start of `make run` to the first 200 from /health."""
-        deadline = self.started_at + START_TIMEOUT_SECONDS
+        """Seconds from the start of the command to the first 200 from /health."""
+        deadline = self.started_at + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 pytest.fail(
-                    f"`make run` exited early ({self.process.returncode}):\n{self.output()}"
+                    f"`{self.command}` exited early ({self.process.returncode}):\n{self.output()}"
                 )
             try:
                 if httpx2.get(f"{self.base_url}/health", timeout=2.0).status_code == 200:
@@ -92,7 +101,7 @@ class LocalRun:
             except httpx2.TransportError:
                 pass
             time.sleep(0.2)
-        pytest.fail(f"/health did not answer within {START_TIMEOUT_SECONDS} s:\n{self.output()}")
+        pytest.fail(f"/health did not answer within {self.start_timeout} s:\n{self.output()}")
 
     def otpauth_uri(self) -> str:
         """The admin's otpauth:// URI, printed on a line of its own."""

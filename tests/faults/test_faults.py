@@ -864,6 +864,26 @@ def test_create_user_whose_transaction_fails_leaves_no_claims(
     assert created.status_code == 201, created.text
 
 
+def test_create_user_whose_answer_is_lost_is_created_once_and_answers_201(
+    scene: Scene, faults: FaultInjector, settings: Settings
+) -> None:
+    """The create transaction commits but its answer is lost; botocore retries it and
+    the retry's conditions fail on the very items the first attempt wrote. That is the
+    same user, created once: 201, never a 409 with a user behind it."""
+    send = _create_user(scene)
+    before = table_dump(settings)
+    with faults("lost", "dynamodb", operations={"TransactWriteItems"}, calls=1, attempts=1):
+        created = send()
+    assert created.status_code == 201, created.text
+    assert [len(attempts) for attempts in faults.failed_calls("dynamodb")] == [2]
+    added = dump_diff(before, table_dump(settings))["added"]
+    users = [key for key in added if key.startswith("USER#") and key.endswith("/USER")]
+    assert users == [f"USER#{created.json()['id']}/USER"], added
+    # A second, separate request for the same name is a real clash.
+    again = send()
+    assert (again.status_code, again.json()["code"]) == (409, "USERNAME_TAKEN")
+
+
 def test_logout_whose_transaction_fails_writes_nothing_and_a_retry_completes(
     scene: Scene, faults: FaultInjector, settings: Settings
 ) -> None:

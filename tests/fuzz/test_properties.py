@@ -135,13 +135,37 @@ credentials = bodies(
     {"username": KNOWN_USERNAMES, "password": valid_passwords},
     {"username": st.one_of(usernames, KNOWN_USERNAMES), "password": passwords},
 )
-password_grants = bodies(
-    {
-        "username": KNOWN_USERNAMES,
-        # The right password followed by a (most likely wrong) 6-digit code.
-        "password": st.from_regex(r"correct horse battery staple[0-9]{6}", fullmatch=True),
+# Longer than passlib hashes (4096 bytes raise PasswordSizeError) yet under the body
+# limit once form-encoded (each character at most 3 bytes as %XX): a failed login, not a 500.
+# Built by repetition: Hypothesis cannot draw thousands of characters one by one.
+oversized_passwords = st.builds(
+    lambda piece, size: (piece * size)[:size],
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=8),
+    st.integers(4103, 5400),
+)
+# The other fields an OAuth2 client may send with the password grant.
+form_extras = st.fixed_dictionaries(
+    {},
+    optional={
+        name: st.one_of(weird_text, oversized_passwords)
+        for name in ("grant_type", "scope", "client_id", "client_secret")
     },
-    {"username": st.one_of(usernames, KNOWN_USERNAMES), "password": passwords},
+)
+password_grants = st.one_of(
+    bodies(
+        {
+            "username": KNOWN_USERNAMES,
+            # The right password followed by a (most likely wrong) 6-digit code.
+            "password": st.from_regex(r"correct horse battery staple[0-9]{6}", fullmatch=True),
+        },
+        {"username": st.one_of(usernames, KNOWN_USERNAMES), "password": passwords},
+    ),
+    st.builds(
+        lambda username, password, extras: {"username": username, "password": password, **extras},
+        st.one_of(KNOWN_USERNAMES, oversized_passwords, weird_text),
+        st.one_of(oversized_passwords, weird_text),
+        form_extras,
+    ),
 )
 
 # --- helpers ---------------------------------------------------------------------------

@@ -77,13 +77,41 @@ def test_login_reads_at_most_two_items(
     assert response.status_code == 200
     reads = [op for op in aws_calls.operations if op in {"GetItem", "Query", "Scan"}]
     assert reads == ["GetItem", "GetItem"]
-    # Writes its controls need: one transaction with the TOTP step claim (single use),
-    # the session and its refresh token, then the audit event (once the session exists).
+    # Writes its controls need: the attempt reserved in the failure budget before any
+    # check (ASVS 5.0 6.3.1 under concurrency), one transaction with the TOTP step claim
+    # (single use), the session, its refresh token and the budget refill, then the audit
+    # event (once the session exists).
     writes = [op for op in aws_calls.operations if op not in {"GetItem", "GetParameters"}]
-    assert writes == ["TransactWriteItems", "PutItem"]
+    assert writes == ["UpdateItem", "TransactWriteItems", "PutItem"]
     [transaction] = [params for op, params in aws_calls.calls if op == "TransactWriteItems"]
     kinds = [next(iter(action)) for action in transaction["TransactItems"]]
     assert kinds == ["Put", "Put", "Update"], kinds
+
+
+def test_two_step_sign_in_call_budget(
+    client: TestClient, directory: Directory, aws_calls: CallLog
+) -> None:
+    """Step one reserves an attempt and gives it back (the password was right); step two
+    reserves one, then spends the code and the mfa_token and refills the budget in the
+    session transaction."""
+    account = directory.create()
+    client.post("/auth/login", json={"username": "warm-up", "password": PASSWORD})
+    aws_calls.clear()
+    challenge = client.post(
+        "/auth/login", json={"username": account.username, "password": PASSWORD}
+    )
+    assert challenge.status_code == 200
+    assert aws_calls.operations == ["GetItem", "GetItem", "UpdateItem", "UpdateItem"]
+    aws_calls.clear()
+    verify = client.post(
+        "/auth/mfa/verify",
+        json={"mfa_token": challenge.json()["mfa_token"], "code": directory.code(account)},
+    )
+    assert verify.status_code == 200
+    assert aws_calls.operations == ["GetItem", "UpdateItem", "TransactWriteItems", "PutItem"]
+    [transaction] = [params for op, params in aws_calls.calls if op == "TransactWriteItems"]
+    kinds = [next(iter(action)) for action in transaction["TransactItems"]]
+    assert kinds == ["Put", "Put", "Put", "Update"], kinds  # session, refresh, mfa_token, user
 
 
 def test_no_scan_anywhere_in_a_full_flow(

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from authapi.core import errors
+from authapi.core.headers import SECURITY_HEADERS
 
 logger = logging.getLogger("authapi")
 
@@ -122,7 +123,10 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error", exc_info=exc)
-    return error_response(500, errors.InternalError.code, errors.InternalError.detail)
+    # Starlette answers unhandled errors from outside every middleware, so this answer
+    # would not pass SecurityHeaders: it carries the headers itself.
+    error = errors.InternalError
+    return error_response(500, error.code, error.detail, dict(SECURITY_HEADERS))
 
 
 def install(app: FastAPI) -> None:

@@ -72,8 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(SecurityHeaders, cacheable_prefixes=(docs.ASSETS_PATH,))
+    # The last added is the outermost: SecurityHeaders wraps BodySizeLimit, so its 413
+    # answers carry the headers too (http_errors covers the 500s that bypass them all).
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, cacheable_prefixes=(docs.ASSETS_PATH,))
     app.add_middleware(RequestContextMiddleware)
     return app
 
@@ -81,4 +83,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 app = create_app()
 if warmup.in_lambda():
     warmup.prepare_container(get_settings())
+    warmup.register_snapshot_hooks(get_settings())
 handler = Mangum(app, lifespan="off")

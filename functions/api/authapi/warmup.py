@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 
-from authapi.core import db
+from authapi.core import aws, db, secrets
 from authapi.core.config import Settings
 from authapi.core.errors import ServiceUnavailable
 from authapi.core.secrets import secret_store
@@ -31,3 +31,39 @@ def prepare_container(settings: Settings) -> None:
     except ServiceUnavailable:
         logger.error("SSM unavailable during init; the first request will try again")
     passwords.prepare_dummy_hash()
+
+
+# ---- Lambda SnapStart (template parameter SnapStart) ---------------------------------------
+#
+# With SnapStart, Lambda runs the init above once per published version, snapshots the
+# memory, and starts every environment of that version from the snapshot: possibly
+# days later, many at once. What the init made must then not be shared or trusted:
+# - open connections (every restored environment would hold the same sockets) and the
+#   credentials the botocore sessions resolved at init;
+# - the cached key sets, whose age is the snapshot's: a key rotated since must be used,
+#   and one removed since must stop verifying tokens.
+# Nothing random is made at init: ids, tokens and nonces come from `secrets`/`os.urandom`
+# at request time, which Lambda reseeds on restore. The dummy hash is a constant.
+
+
+def drop_connections() -> None:
+    """Before the snapshot: no open connection or session goes into it."""
+    aws.forget_sessions()
+    db.reset_connections()
+
+
+def restore_container(settings: Settings) -> None:
+    """After a restore, before the first request: new sessions and connections, and
+    key sets fetched now (the same work as a cold start's init, minus the imports)."""
+    drop_connections()
+    secrets.reset_cache()
+    prepare_container(settings)
+
+
+def register_snapshot_hooks(settings: Settings) -> None:
+    """Hand the hooks to Lambda's runtime (snapshot-restore-py, AWS's own). Harmless
+    without SnapStart: the runtime then never calls them."""
+    from snapshot_restore_py import register_after_restore, register_before_snapshot
+
+    register_before_snapshot(drop_connections)
+    register_after_restore(restore_container, settings)

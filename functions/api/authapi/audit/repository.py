@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from authapi.audit.models import AUDIT_KIND, AuditEventItem, audit_pk
+from authapi.audit.models import (
+    AUDIT_SHARDS,
+    AuditEventItem,
+    audit_kind,
+    audit_pk,
+    audit_shard,
+    user_audit_pk,
+)
 from authapi.core.db import storage_errors
 
 
@@ -20,13 +28,19 @@ class AuditEvent:
     ip: str | None
     detail: dict[str, Any]
 
+    @property
+    def order(self) -> str:
+        """The sort key: time, then the (time-ordered, unique) id."""
+        return f"{self.at}#{self.id}"
 
-def put_event(event: AuditEvent, expires_at: int) -> None:
-    order = f"{event.at}#{event.id}"
+
+def put_event(event: AuditEvent, expires_at: int, *, listed: bool) -> None:
+    """Store one event; `listed` events also go into the by-kind index (one shard)."""
     item = AuditEventItem(
-        audit_pk(event.user_id),
-        order,
-        gsi1sk=order,
+        audit_pk(event.user_id, event.id),
+        event.order,
+        gsi1pk=audit_kind(audit_shard(event.id)) if listed else None,
+        gsi1sk=event.order if listed else None,
         event_id=event.id,
         at=event.at,
         type=event.type,
@@ -40,31 +54,51 @@ def put_event(event: AuditEvent, expires_at: int) -> None:
         item.save()
 
 
+def _to_event(item: AuditEventItem) -> AuditEvent:
+    return AuditEvent(
+        id=item.event_id,
+        at=item.at,
+        type=item.type,
+        user_id=item.user_id,
+        actor_id=item.actor_id,
+        ip=item.ip,
+        detail=dict(item.detail or {}),
+    )
+
+
 def list_events(
-    user_id: str | None, limit: int, after: dict[str, Any] | None
-) -> tuple[list[AuditEvent], dict[str, Any] | None]:
-    """Newest first: one user's partition, or everyone's through the by-kind index."""
+    user_id: str | None, limit: int, before: str | None
+) -> tuple[list[AuditEvent], str | None]:
+    """One page, newest first, of one user's events or of every listed event, and the
+    position to continue from (None on the last page).
+
+    Positions are sort keys (`<time>#<event id>`, unique): the next page is everything
+    older than the last event returned. That keeps pages exact across the index's
+    shards, whose newest-first Queries are merged here: each shard gives at most a page,
+    the merge keeps the newest `limit`, and nothing older than them has been skipped.
+    """
     with storage_errors():
         if user_id is None:
-            results = AuditEventItem.by_kind.query(
-                AUDIT_KIND, scan_index_forward=False, last_evaluated_key=after, limit=limit
-            )
+            streams = [
+                AuditEventItem.by_kind.query(
+                    audit_kind(shard),
+                    None if before is None else AuditEventItem.gsi1sk < before,
+                    scan_index_forward=False,
+                    limit=limit + 1,
+                )
+                for shard in range(AUDIT_SHARDS)
+            ]
+            newest = heapq.merge(*streams, key=lambda item: item.sk, reverse=True)
+            found = [item for _, item in zip(range(limit + 1), newest, strict=False)]
         else:
-            results = AuditEventItem.query(
-                audit_pk(user_id), scan_index_forward=False, last_evaluated_key=after, limit=limit
+            found = list(
+                AuditEventItem.query(
+                    user_audit_pk(user_id),
+                    None if before is None else AuditEventItem.sk < before,
+                    scan_index_forward=False,
+                    limit=limit + 1,
+                )
             )
-        items = list(results)
-        position = results.last_evaluated_key
-    events = [
-        AuditEvent(
-            id=item.event_id,
-            at=item.at,
-            type=item.type,
-            user_id=item.user_id,
-            actor_id=item.actor_id,
-            ip=item.ip,
-            detail=dict(item.detail or {}),
-        )
-        for item in items
-    ]
-    return events, position
+    page = found[:limit]
+    more = len(found) > limit
+    return [_to_event(item) for item in page], (page[-1].sk if more else None)

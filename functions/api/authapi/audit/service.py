@@ -17,12 +17,23 @@ from authapi.audit import repository
 from authapi.audit.repository import AuditEvent
 from authapi.core import clock, cursors
 from authapi.core.config import get_settings
-from authapi.core.errors import ServiceUnavailable
+from authapi.core.errors import PolicyViolation, ServiceUnavailable
 from authapi.core.request_context import current
 
 logger = logging.getLogger("authapi.security")
 
 AUDIT_CURSOR = "audit-events"
+
+# Stored, but not in the listing index: attempts the failure budget refused unchecked,
+# and failures for names with no account. An attacker can cause these without limit
+# (every new name has its own budget), so each costing an index write would let one
+# attacker spend the index's capacity for everyone (docs/capacity.md). Checked failures
+# on real accounts stay listed: the budget bounds them per account.
+_UNLISTED_TYPES = frozenset({"login_throttled"})
+
+
+def _listed(event: AuditEvent) -> bool:
+    return event.user_id is not None and event.type not in _UNLISTED_TYPES
 
 
 def record_event(event_type: str, *, user_id: str | None = None, **detail: Any) -> None:
@@ -41,7 +52,7 @@ def record_event(event_type: str, *, user_id: str | None = None, **detail: Any) 
     logger.warning(json.dumps({"event": event.type, **vars(event)}, default=str, sort_keys=True))
     retention = get_settings().audit_retention_days * 24 * 3600
     try:
-        repository.put_event(event, int(clock.now()) + retention)
+        repository.put_event(event, int(clock.now()) + retention, listed=_listed(event))
     except ServiceUnavailable:
         # The log line above already holds the event; a failed copy in DynamoDB must
         # not turn a login (or its refusal) into an outage.
@@ -51,7 +62,14 @@ def record_event(event_type: str, *, user_id: str | None = None, **detail: Any) 
 def list_events(
     *, user_id: str | None, limit: int, cursor: str | None, cursor_key: bytes
 ) -> tuple[list[AuditEvent], str | None]:
-    after = None if cursor is None else cursors.decode(cursor, cursor_key, AUDIT_CURSOR)
-    events, position = repository.list_events(user_id, limit, after)
-    next_cursor = None if position is None else cursors.encode(position, cursor_key, AUDIT_CURSOR)
+    before = None
+    if cursor is not None:
+        position = cursors.decode(cursor, cursor_key, AUDIT_CURSOR)
+        before = position.get("before")
+        if not isinstance(before, str):
+            raise PolicyViolation("cursor: not a cursor this service issued.")
+    events, last = repository.list_events(user_id, limit, before)
+    next_cursor = (
+        None if last is None else cursors.encode({"before": last}, cursor_key, AUDIT_CURSOR)
+    )
     return events, next_cursor

@@ -15,6 +15,10 @@ def refresh_sk(token_digest: str) -> str:
     return f"REFRESH#{token_digest}"
 
 
+def spent_mfa_token_sk(token_id: str) -> str:
+    return f"MFA#{token_id}"
+
+
 class SessionItem(TableItem):
     """One signed-in device: the chain of refresh tokens that rotate from one login.
 
@@ -35,4 +39,13 @@ class RefreshTokenItem(TableItem):
     token_version = NumberAttribute()
     # Set when the token is exchanged; presenting it again is reuse (a stolen token).
     used_at = NumberAttribute(null=True)
+    expires_at = TTLAttribute()
+
+
+class SpentMfaTokenItem(TableItem):
+    """Marks an mfa_token (by its `jti`) as spent: written by the transaction that opens
+    the session it earned, on the condition that it does not exist yet, so one mfa_token
+    opens at most one session however many codes are sent with it. Expires with the token.
+    """
+
     expires_at = TTLAttribute()

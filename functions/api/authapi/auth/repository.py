@@ -10,7 +10,14 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
-from authapi.auth.models import RefreshTokenItem, SessionItem, refresh_sk, session_sk
+from authapi.auth.models import (
+    RefreshTokenItem,
+    SessionItem,
+    SpentMfaTokenItem,
+    refresh_sk,
+    session_sk,
+    spent_mfa_token_sk,
+)
 from authapi.core import clock
 from authapi.core.db import connection, failed_conditions, storage_errors
 from authapi.core.errors import InvalidCredentials
@@ -42,6 +49,14 @@ def _at(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
+@dataclass(frozen=True)
+class MfaTokenSpend:
+    """The mfa_token a sign-in spends: its `jti` and its expiry (epoch seconds)."""
+
+    token_id: str
+    expires_at: int
+
+
 def create_session(
     user_id: str,
     session_id: str,
@@ -49,10 +64,12 @@ def create_session(
     expires_at: int,
     token_version: int,
     user_write: UserWrite | None = None,
+    mfa_token: MfaTokenSpend | None = None,
 ) -> None:
     """Open a session (its first refresh token) in one transaction, together with the
-    sign-in's write on the user item. InvalidCredentials when that write's condition
-    fails: the second factor was spent meanwhile (a replayed code lost the race)."""
+    sign-in's write on the user item and the spending of its mfa_token.
+    InvalidCredentials when either was spent meanwhile: a replayed code or a second
+    sign-in with the same mfa_token lost the race."""
     now = int(clock.now())
     session = SessionItem(
         user_pk(user_id), session_sk(session_id), created_at=now, expires_at=_at(expires_at)
@@ -67,12 +84,21 @@ def create_session(
     with storage_errors():
         try:
             with TransactWrite(connection=connection()) as transaction:
+                # pynamodb sends puts before updates, each group in the order added here.
                 transaction.save(session, condition=SessionItem.pk.does_not_exist())
                 transaction.save(token, condition=RefreshTokenItem.pk.does_not_exist())
+                if mfa_token is not None:
+                    transaction.save(
+                        SpentMfaTokenItem(
+                            user_pk(user_id),
+                            spent_mfa_token_sk(mfa_token.token_id),
+                            expires_at=_at(mfa_token.expires_at),
+                        ),
+                        condition=SpentMfaTokenItem.pk.does_not_exist(),
+                    )
                 if user_write is not None:
                     user_write.add_to(transaction)
         except TransactWriteError as exc:
-            # DynamoDB's order: the two puts, then the update of the user item.
             failed = failed_conditions(exc)
             if failed and failed[0]:
                 # The session id is 128 random bits: only this very transaction can have
@@ -80,7 +106,7 @@ def create_session(
                 # nothing) it had committed in full. DynamoDB's idempotency token makes
                 # such a retry succeed anyway; this holds without it too.
                 return
-            if user_write is not None and len(failed) == 3 and failed[2]:
+            if any(failed[2:]):  # the mfa_token or the user write's condition
                 raise InvalidCredentials() from exc
             raise
 

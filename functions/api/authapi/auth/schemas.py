@@ -99,13 +99,12 @@ class TokenRequest(BaseModel):
             examples=["password"],
         ),
     ] = None
-    username: Annotated[
-        str | None, Field(max_length=256, description="Password grant: required.")
-    ] = None
+    # No length limits on the credentials (the 16 KiB body limit bounds them): any
+    # value is a login attempt, failed and counted in the budget like every other.
+    username: Annotated[str | None, Field(description="Password grant: required.")] = None
     password: Annotated[
         str | None,
         Field(
-            max_length=1024 + 6,
             description="Password grant: required. The password immediately followed by "
             "the current 6-digit TOTP code.",
         ),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
 from authapi.audit.service import record_event
+from authapi.auth import attempts
 from authapi.auth import repository as sessions
 from authapi.core import clock
 from authapi.core.config import Settings
@@ -33,12 +34,53 @@ from authapi.users.domain import User
 
 MfaStep = Literal["totp", "setup"]
 _MAX_LOOKUP_CHARS = 256
+# Reserving an attempt is retried on fresh state when parallel attempts moved the
+# budget on; past this the request is simply throttled (an attacker's burst, not a user).
+_RESERVATION_TRIES = 3
 
 
-def _enforce_budget(failures: FailureRecord) -> None:
-    retry_after = failures.retry_after(clock.now())
+def _admit(failures: FailureRecord, ceiling: int | None = None) -> None:
+    """The budget as read admits one more attempt now, or raise. `ceiling` is an
+    mfa_token's own budget: the account count at which that token stops working."""
+    now = clock.now()
+    retry_after = failures.retry_after(now)
     if retry_after is not None:
         raise TooManyAttempts(retry_after)
+    if ceiling is not None and failures.current(now) >= ceiling:
+        raise NotAuthenticated()
+
+
+def _reserve(
+    budget: attempts.Budget, seen: FailureRecord, ceiling: int | None = None
+) -> attempts.Reservation:
+    """Count an attempt before checking it (see auth.attempts): TooManyAttempts, or
+    NotAuthenticated for a spent mfa_token, when the budget does not admit it."""
+    for _ in range(_RESERVATION_TRIES):
+        _admit(seen, ceiling)
+        reservation = attempts.reserve(budget, seen, round(clock.now(), 3), ceiling)
+        if reservation is not None:
+            return reservation
+        seen = attempts.read(budget)  # parallel attempts were counted first
+    raise TooManyAttempts(1)
+
+
+@contextmanager
+def _counted(reservation: attempts.Reservation, *, success_refills: bool) -> Iterator[None]:
+    """The reserved attempt stays counted only if a credential check failed in it.
+
+    Any other outcome gives it back: a 503 or a policy error is no failed guess (and a
+    503 must leave nothing written). A success gives it back too, unless the sign-in's
+    own transaction already refilled the whole budget (`success_refills`).
+    """
+    try:
+        yield
+    except InvalidCredentials:
+        raise
+    except BaseException:
+        attempts.release(reservation)
+        raise
+    if not success_refills:
+        attempts.release(reservation)
 
 
 @dataclass(frozen=True)
@@ -64,6 +106,16 @@ class TotpEnrollment:
 
 
 @dataclass(frozen=True)
+class MfaSession:
+    """What a valid mfa_token stands for: its user, the account failure count at which
+    the token stops working (its own budget), and how to spend it."""
+
+    user: User
+    ceiling: int
+    spend: sessions.MfaTokenSpend
+
+
+@dataclass(frozen=True)
 class AuthenticatedRequest:
     user: User
     claims: dict[str, Any]
@@ -85,74 +137,77 @@ class AuthService:
 
     # ---- first factor -------------------------------------------------------------
 
-    def _check_password(self, username: str, password: str) -> User:
-        """The first factor. Raises InvalidCredentials for every kind of failure, and
-        TooManyAttempts (before any check) while the name's failure budget is spent."""
+    def _check_password(self, username: str, password: str) -> tuple[User, attempts.Reservation]:
+        """The first factor, with one attempt of the name's failure budget reserved for
+        it (left counted when the check fails). Raises InvalidCredentials for every kind
+        of failure, and TooManyAttempts (before any check) while the budget is spent."""
         name = username.strip().lower()
         if len(name) > _MAX_LOOKUP_CHARS:  # longer than any key DynamoDB accepts
             passwords.burn_verification_time(password)
             raise InvalidCredentials()
         # Even a name that cannot exist is looked up, so it costs what a valid one costs.
         user, failures = users.find_for_login(name)
+        budget = attempts.of_account(user.id) if user else attempts.of_unknown_name(name)
         try:
-            _enforce_budget(failures)
+            reservation = _reserve(budget, failures)
         except TooManyAttempts:
             record_event("login_throttled", user_id=user.id if user else None)
             raise
         if user is None:
             passwords.burn_verification_time(password)
-            users.record_unknown_name_failure(name, failures)
             record_event("login_failed", factor="password", reason="unknown_user")
             raise InvalidCredentials()
         matches, replacement_hash = passwords.verify_password(password, user.password_hash)
         # A disabled user is refused only after the hash check, so timing stays the same.
         if not matches or user.disabled:
-            users.record_login_failure(user)
             reason = "wrong_password" if not matches else "disabled"
             record_event("login_failed", user_id=user.id, factor="password", reason=reason)
             raise InvalidCredentials()
         if replacement_hash is not None:
             users.set_password_hash(user, replacement_hash)
-        return user
+        return user, reservation
 
     @contextmanager
     def _second_factor(self, user: User, factor: str) -> Iterator[None]:
-        """A failed code (TOTP or recovery) spends the same budget as a wrong password."""
+        """Audit a failed code (TOTP or recovery): it was counted, like a wrong password,
+        by the attempt reserved before it was checked."""
         try:
             yield
         except InvalidCredentials:
-            users.record_login_failure(user)
             record_event("login_failed", user_id=user.id, factor=factor)
             raise
 
     def login(self, username: str, password: str) -> MfaChallenge:
         """Step one of the two-step login: the password, answered with an mfa_token."""
-        user = self._check_password(username, password)
-        step: MfaStep = "totp" if user.mfa_enabled else "setup"
-        ttl = self._settings.mfa_token_ttl_seconds
-        claims = {
-            "mfa": step,
-            "ver": user.token_version,
-            # Failures already spent when the token was issued: the token's own budget
-            # is what the account spends after this.
-            "fails": user.failures.current(clock.now()),
-        }
-        mfa_token = self._tokens.issue(TokenKind.MFA, user.id, ttl, claims)
+        user, reservation = self._check_password(username, password)
+        with _counted(reservation, success_refills=False):
+            step: MfaStep = "totp" if user.mfa_enabled else "setup"
+            ttl = self._settings.mfa_token_ttl_seconds
+            claims = {
+                "mfa": step,
+                "ver": user.token_version,
+                # Failures already spent when the token was issued: the token's own budget
+                # is what the account spends after this.
+                "fails": reservation.before.current(clock.now()),
+            }
+            mfa_token = self._tokens.issue(TokenKind.MFA, user.id, ttl, claims)
         return MfaChallenge(mfa_token=mfa_token, mfa=step, expires_in=ttl)
 
     def login_with_password_and_code(self, username: str, password_and_code: str) -> TokenPair:
         """The OAuth2 password grant of the tutorial: password immediately followed by
-        the current 6-digit TOTP code. Never issues a token without a valid, unused code."""
+        the current 6-digit TOTP code. Never issues a token without a valid, unused code.
+        One attempt of the budget covers both factors."""
         password, code = password_and_code[: -totp.DIGITS], password_and_code[-totp.DIGITS :]
-        user = self._check_password(username, password)
-        if not user.mfa_enabled:
-            raise MfaSetupRequired()
-        with self._second_factor(user, "totp"):
-            return self._start_session(user, "password+totp", self._accept_totp(user, code))
+        user, reservation = self._check_password(username, password)
+        with _counted(reservation, success_refills=True):
+            if not user.mfa_enabled:
+                raise MfaSetupRequired()
+            with self._second_factor(user, "totp"):
+                return self._start_session(user, "password+totp", self._accept_totp(user, code))
 
     # ---- second factor ----------------------------------------------------------------
 
-    def _user_for_mfa_token(self, mfa_token: str, expected: MfaStep) -> User:
+    def _user_for_mfa_token(self, mfa_token: str, expected: MfaStep) -> MfaSession:
         claims = self._tokens.decode(TokenKind.MFA, mfa_token)
         user = users.get_user(claims["sub"])
         if (
@@ -162,11 +217,14 @@ class AuthService:
             or claims.get("ver") != user.token_version
         ):
             raise NotAuthenticated()
-        _enforce_budget(user.failures)
-        spent_since_issue = user.failures.current(clock.now()) - int(claims.get("fails", 0))
-        if spent_since_issue >= throttle.MFA_TOKEN_FAILURES:
-            raise NotAuthenticated()
-        return user
+        ceiling = int(claims.get("fails", 0)) + throttle.MFA_TOKEN_FAILURES
+        spend = sessions.MfaTokenSpend(str(claims["jti"]), int(claims["exp"]))
+        return MfaSession(user, ceiling, spend)
+
+    def _reserve_code_attempt(self, session: MfaSession) -> attempts.Reservation:
+        """One attempt of the account's budget and of the mfa_token's own (its ceiling)."""
+        user = session.user
+        return _reserve(attempts.of_account(user.id), user.failures, session.ceiling)
 
     def _accept_totp(self, user: User, code: str) -> users.UserWrite:
         """The write that spends a valid, unused code; committed with the session."""
@@ -180,15 +238,19 @@ class AuthService:
 
     def verify_mfa(self, mfa_token: str, code: str) -> TokenPair:
         """Step two: a TOTP code, or one of the user's unused recovery codes."""
-        user = self._user_for_mfa_token(mfa_token, "totp")
+        session = self._user_for_mfa_token(mfa_token, "totp")
+        user = session.user
         compact = code.strip()
-        if compact.isdigit():
-            with self._second_factor(user, "totp"):
-                return self._start_session(user, "totp", self._accept_totp(user, compact))
-        with self._second_factor(user, "recovery_code"):
-            tokens = self._start_session(
-                user, "recovery_code", self._accept_recovery_code(user, compact)
-            )
+        with _counted(self._reserve_code_attempt(session), success_refills=True):
+            if compact.isdigit():
+                with self._second_factor(user, "totp"):
+                    return self._start_session(
+                        user, "totp", self._accept_totp(user, compact), session.spend
+                    )
+            with self._second_factor(user, "recovery_code"):
+                tokens = self._start_session(
+                    user, "recovery_code", self._accept_recovery_code(user, compact), session.spend
+                )
         record_event(
             "recovery_code_used", user_id=user.id, remaining=len(user.recovery_code_hashes) - 1
         )
@@ -202,7 +264,9 @@ class AuthService:
         return users.recovery_code_use(user, digest)
 
     def start_enrollment(self, mfa_token: str) -> TotpEnrollment:
-        user = self._user_for_mfa_token(mfa_token, "setup")
+        session = self._user_for_mfa_token(mfa_token, "setup")
+        user = session.user
+        _admit(user.failures, session.ceiling)  # checks nothing, so spends nothing
         if user.mfa_enabled:
             raise NotAuthenticated()
         secret = totp.new_secret()
@@ -215,20 +279,21 @@ class AuthService:
 
         Returns the tokens and the recovery codes, which are shown this once only.
         """
-        user = self._user_for_mfa_token(mfa_token, "setup")
+        session = self._user_for_mfa_token(mfa_token, "setup")
+        user = session.user
         sealed = user.pending_totp_secret
         if sealed is None or user.mfa_enabled:
             raise InvalidCredentials()
-        step = totp.matching_step(self._seed(user, sealed), code.strip(), clock.now())
-        if step is None:
-            users.record_login_failure(user)
-            record_event("login_failed", user_id=user.id, factor="totp_setup")
-            raise InvalidCredentials()
-        recovery_codes = codes.new_recovery_codes()
-        confirmation = users.enrollment_confirmation(
-            user, sealed, step, [codes.digest(code) for code in recovery_codes]
-        )
-        tokens = self._start_session(user, "totp_setup", confirmation)
+        with _counted(self._reserve_code_attempt(session), success_refills=True):
+            step = totp.matching_step(self._seed(user, sealed), code.strip(), clock.now())
+            if step is None:
+                record_event("login_failed", user_id=user.id, factor="totp_setup")
+                raise InvalidCredentials()
+            recovery_codes = codes.new_recovery_codes()
+            confirmation = users.enrollment_confirmation(
+                user, sealed, step, [codes.digest(code) for code in recovery_codes]
+            )
+            tokens = self._start_session(user, "totp_setup", confirmation, session.spend)
         record_event("mfa_enrolled", user_id=user.id)
         return tokens, recovery_codes
 
@@ -253,9 +318,11 @@ class AuthService:
         user: User,
         login_factor: str | None = None,
         second_factor: users.UserWrite | None = None,
+        mfa_token: sessions.MfaTokenSpend | None = None,
     ) -> TokenPair:
-        """Both factors passed (or the password was just changed): open a session, and in
-        the same transaction spend the second factor and refill the failure budget."""
+        """Open a session. For a sign-in (`login_factor`), the same transaction spends the
+        second factor and the mfa_token and refills the failure budget; after a password
+        change the session simply continues."""
         now = int(clock.now())
         session_id = uuid.uuid4().hex
         refresh_token = self._new_refresh_token(user.id)
@@ -266,7 +333,8 @@ class AuthService:
             codes.digest(refresh_token),
             expires_at,
             user.token_version,
-            users.sign_in_write(user, second_factor),
+            None if login_factor is None else users.sign_in_write(second_factor, user.id),
+            mfa_token,
         )
         if login_factor is not None:  # recorded once the session really exists
             record_event("login_succeeded", user_id=user.id, factor=login_factor)
@@ -361,15 +429,17 @@ class AuthService:
 
     # ---- credentials of the signed-in user ---------------------------------------------
 
-    def _reauthenticate(self, user: User, password: str) -> None:
-        """Sensitive changes ask for the password again (ASVS 5.0 6.2.3, 7.5.1); wrong
-        answers spend the login failure budget, so a stolen access token cannot be used
-        to guess the password."""
-        _enforce_budget(user.failures)
-        matches, _ = passwords.verify_password(password, user.password_hash)
-        if not matches:
-            users.record_login_failure(user)
-            raise InvalidCredentials()
+    @contextmanager
+    def _reauthenticated(self, user: User, password: str) -> Iterator[None]:
+        """Sensitive changes ask for the password again (ASVS 5.0 6.2.3, 7.5.1). The
+        attempt is reserved in the login failure budget first, so a stolen access token
+        cannot be used to guess the password, not even with parallel requests; it stays
+        counted only if a check inside (the password, a TOTP code) fails."""
+        with _counted(_reserve(attempts.of_account(user.id), user.failures), success_refills=False):
+            matches, _ = passwords.verify_password(password, user.password_hash)
+            if not matches:
+                raise InvalidCredentials()
+            yield
 
     def change_password(
         self, request: AuthenticatedRequest, current_password: str, new_password: str
@@ -377,9 +447,9 @@ class AuthService:
         """ASVS 2.1.5 / 5.0 6.2.2: needs the current password; every other session ends
         (the token version moves on) and this one continues with fresh tokens."""
         user = request.user
-        self._reauthenticate(user, current_password)
-        check_password(new_password, user.username, self._settings)
-        updated = users.change_password(user, passwords.hash_password(new_password))
+        with self._reauthenticated(user, current_password):
+            check_password(new_password, user.username, self._settings)
+            updated = users.change_password(user, passwords.hash_password(new_password))
         record_event("password_changed", user_id=user.id)
         return self._start_session(updated)
 
@@ -389,9 +459,8 @@ class AuthService:
         """ASVS 2.6 / 5.0 6.5: a new set of ten, shown once; the old set stops working.
         Needs the password and a current TOTP code (single use, like at login)."""
         user = request.user
-        self._reauthenticate(user, password)
         recovery_codes = codes.new_recovery_codes()
-        with self._second_factor(user, "totp"):
+        with self._reauthenticated(user, password), self._second_factor(user, "totp"):
             users.replace_recovery_codes(
                 user,
                 [codes.digest(code) for code in recovery_codes],

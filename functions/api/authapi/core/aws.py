@@ -56,6 +56,14 @@ def session() -> botocore.session.Session:
     return current
 
 
+def forget_sessions() -> None:
+    """Drop every thread's session, with its open connections and the credentials it
+    resolved; the next client a thread asks for comes from a new session. For Lambda
+    SnapStart (authapi.warmup): nothing made before a snapshot may be reused after it."""
+    global _per_thread
+    _per_thread = threading.local()
+
+
 def client(service: str, region: str) -> Any:
     return session().create_client(service, region_name=region, config=CLIENT_CONFIG)
 

@@ -117,6 +117,12 @@ def bind(settings: Settings) -> None:
     """
     TableItem.Meta.table_name = settings.table_name
     TableItem.Meta.region = settings.aws_region
+    reset_connections()
+
+
+def reset_connections() -> None:
+    """Forget every item type's connection and make the one shared connection anew
+    (its botocore client is created on first use)."""
     models: list[type[Model]] = [TableItem, *_subclasses(TableItem)]
     for model in models:
         if "_connection" in vars(model):

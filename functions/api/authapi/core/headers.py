@@ -6,10 +6,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Token and user responses must never be kept by a browser or proxy cache
 # (RFC 6749 §5.1, ASVS 5.0 14.3.2); the docs assets may be.
-_HEADERS = [
-    (b"cache-control", b"no-store"),
-    (b"x-content-type-options", b"nosniff"),
-]
+SECURITY_HEADERS = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
+_HEADERS = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
 
 
 class SecurityHeaders:

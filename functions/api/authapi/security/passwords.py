@@ -12,6 +12,10 @@ from functools import lru_cache
 from passlib.context import CryptContext
 
 _BCRYPT_MAX_BYTES = 72
+# Longer than any password this service accepts (the policy allows 256 characters; the
+# login forms 1024) and far below passlib's own limit (4096 bytes, where it raises
+# PasswordSizeError): longer input is a failed check, never an exception, on every path.
+MAX_CHECKED_CHARS = 1024
 
 _context = CryptContext(
     schemes=["argon2", "bcrypt"],
@@ -47,6 +51,9 @@ def verify_password(password: str, stored_hash: str) -> tuple[bool, str | None]:
     """
     scheme = scheme_of(stored_hash)
     if scheme is None:
+        return False, None
+    if len(password) > MAX_CHECKED_CHARS:
+        burn_verification_time("")  # as slow as a real check, and never a match
         return False, None
     secret: str | bytes = password
     encoded = password.encode("utf-8")
@@ -91,4 +98,4 @@ def burn_verification_time(password: str) -> None:
     Without this an unknown username answers many times faster than a wrong password,
     which reveals which accounts exist (OWASP Authentication Cheat Sheet, ASVS 5.0 6.3.8).
     """
-    _context.verify(password, _dummy_hash())
+    _context.verify(password[:MAX_CHECKED_CHARS], _dummy_hash())

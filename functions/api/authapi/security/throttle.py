@@ -29,7 +29,9 @@ MFA_TOKEN_FAILURES = 3
 @dataclass(frozen=True)
 class FailureRecord:
     count: int = 0
-    last_at: int = 0
+    # When the last failure was counted, to the millisecond: a back-off of one second
+    # means one second, not "until the clock's next whole second".
+    last_at: float = 0
 
     def current(self, now: float) -> int:
         """Consecutive failures that still count at `now`."""
@@ -44,3 +46,17 @@ class FailureRecord:
         """Seconds until the next attempt may be checked, or None if it may be now."""
         remaining = self.last_at + self.delay_after(self.current(now)) - now
         return math.ceil(remaining) if remaining > 0 else None
+
+
+# From this many failures on, the wait is capped (2 ** 10 s would exceed 15 minutes).
+CAPPED_FROM = FREE_FAILURES + math.ceil(math.log2(MAX_DELAY_SECONDS))
+
+
+def back_off_steps() -> list[tuple[int, int]]:
+    """(failures, wait) for every count with its own wait, FREE_FAILURES .. CAPPED_FROM - 1.
+
+    The storage layer turns these into one condition expression, so that whether an
+    attempt may be checked is decided by DynamoDB in the same write that counts it.
+    """
+    record = FailureRecord()
+    return [(count, record.delay_after(count)) for count in range(FREE_FAILURES, CAPPED_FROM)]

@@ -23,6 +23,10 @@ from authapi.security.keys import SigningKeys
 
 ALGORITHM = "EdDSA"
 _REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti"]
+# Every token is stamped by one of our containers, whose clocks agree far better than
+# this; a token "issued" further in the future was not made by us (RFC 7519 §4.1.6,
+# RFC 8725 §3.10) and could otherwise outlive any expiry policy.
+IAT_LEEWAY_SECONDS = 30
 
 
 class TokenKind(Enum):
@@ -83,8 +87,11 @@ class TokenIssuer:
         if decoded["header"].get("typ") != kind.typ:
             raise NotAuthenticated()
         claims: dict[str, Any] = decoded["payload"]
-        expires_at = claims["exp"]
-        if not isinstance(expires_at, int) or expires_at <= clock.now():
+        expires_at, issued_at = claims["exp"], claims["iat"]
+        now = clock.now()
+        if not isinstance(expires_at, int) or expires_at <= now:
+            raise NotAuthenticated()
+        if not isinstance(issued_at, int) or issued_at > now + IAT_LEEWAY_SECONDS:
             raise NotAuthenticated()
         if not isinstance(claims["sub"], str):
             raise NotAuthenticated()

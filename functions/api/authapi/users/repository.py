@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -33,7 +32,7 @@ from authapi.core.errors import (
     LastAdmin,
     UsernameTaken,
 )
-from authapi.security.throttle import FORGET_AFTER_SECONDS, FailureRecord
+from authapi.security.throttle import FailureRecord
 from authapi.users.domain import NewUser, Role, User, UserChanges, UserSummary
 from authapi.users.models import (
     CLAIM_SK,
@@ -80,7 +79,9 @@ def _to_domain(item: UserItem) -> User:
         recovery_code_hashes=frozenset(item.recovery_code_hashes or ()),
         token_version=int(item.token_version or 0),
         revoked_sessions=_revoked_sessions(item),
-        failures=FailureRecord(int(item.login_failures or 0), int(item.last_login_failure_at or 0)),
+        failures=FailureRecord(
+            int(item.login_failures or 0), float(item.last_login_failure_at or 0)
+        ),
     )
 
 
@@ -172,44 +173,12 @@ def _name_failures(username: str) -> FailureRecord:
         )
     except DoesNotExist:
         return FailureRecord()
-    return FailureRecord(int(item.login_failures), int(item.last_login_failure_at))
+    return FailureRecord(int(item.login_failures), float(item.last_login_failure_at))
 
 
-def _failure_actions(
-    attribute_count: Any, attribute_last: Any, seen: FailureRecord, now: int
-) -> list[Action]:
-    # ADD keeps concurrent failures from overwriting each other; a count that is
-    # already forgotten (an hour old) starts again from one.
-    count = attribute_count.add(1) if seen.current(now) else attribute_count.set(1)
-    return [count, attribute_last.set(now)]
-
-
-def record_login_failure(user: User) -> None:
-    now = int(clock.now())
-    _update_user(
-        user.id,
-        _failure_actions(
-            UserItem.login_failures, UserItem.last_login_failure_at, user.failures, now
-        ),
-        UserItem.pk.exists(),
-    )
-
-
-def record_unknown_name_failure(username: str, seen: FailureRecord) -> None:
-    now = int(clock.now())
-    item = LoginThrottleItem(login_throttle_pk(username), LOGIN_THROTTLE_SK)
-    actions = _failure_actions(
-        LoginThrottleItem.login_failures, LoginThrottleItem.last_login_failure_at, seen, now
-    )
-    forget_at = datetime.fromtimestamp(now + FORGET_AFTER_SECONDS, tz=UTC)
-    with storage_errors():
-        item.update(actions=[*actions, LoginThrottleItem.expires_at.set(forget_at)])
-
-
-def _budget_refill(user: User) -> list[Action]:
-    """A successful sign-in refills the budget (only written when something was spent)."""
-    if not user.failures.count:
-        return []
+def _budget_refill() -> list[Action]:
+    """A successful sign-in refills the failure budget, including the attempt that
+    `auth.attempts` reserved for it."""
     return [UserItem.login_failures.remove(), UserItem.last_login_failure_at.remove()]
 
 
@@ -231,13 +200,12 @@ class UserWrite:
         transaction.update(item, actions=self.actions, condition=self.condition)
 
 
-def sign_in_write(user: User, second_factor: UserWrite | None) -> UserWrite | None:
+def sign_in_write(second_factor: UserWrite | None, user_id: str) -> UserWrite:
     """What a sign-in writes on the user item: the second factor it spends, if any, and
-    the refilled failure budget. None when there is nothing to write."""
-    refill = _budget_refill(user)
+    the refilled failure budget."""
     if second_factor is None:
-        return UserWrite(user.id, refill, UserItem.pk.exists()) if refill else None
-    return replace(second_factor, actions=[*second_factor.actions, *refill])
+        return UserWrite(user_id, _budget_refill(), UserItem.pk.exists())
+    return replace(second_factor, actions=[*second_factor.actions, *_budget_refill()])
 
 
 def _admin_count_change(transaction: TransactWrite, delta: int) -> None:
@@ -253,12 +221,20 @@ def _admin_count_change(transaction: TransactWrite, delta: int) -> None:
         )
 
 
-def _commit(transaction_body: Callable[[TransactWrite], list[type[DomainError]]]) -> None:
+def _commit(
+    transaction_body: Callable[[TransactWrite], list[type[DomainError]]],
+    committed_if_failed: int | None = None,
+) -> None:
     """Run a transaction; map a failed condition to the error registered for its slot.
 
     `transaction_body` adds the items and returns, in the order DynamoDB receives them
     (condition checks, deletes, puts, updates), the error each item's failed condition
     means; Conflict for any slot without a more specific meaning.
+
+    `committed_if_failed` names a slot that puts an item under a new random key: only
+    this very transaction can have written it, so its condition failing means botocore
+    retried the transaction after its answer was lost, and (all or nothing) the first
+    attempt had committed in full. That is a success, not a conflict.
     """
     errors: list[type[DomainError]] = []
     try:
@@ -266,6 +242,10 @@ def _commit(transaction_body: Callable[[TransactWrite], list[type[DomainError]]]
             errors = transaction_body(transaction)
     except TransactWriteError as exc:
         failed = failed_conditions(exc)
+        if committed_if_failed is not None and failed[
+            committed_if_failed : committed_if_failed + 1
+        ] == [True]:
+            return
         for error, did_fail in zip(errors, failed, strict=False):
             if did_fail:
                 raise error() from exc
@@ -308,7 +288,7 @@ def create_user(new: NewUser) -> User:
         return [Conflict, UsernameTaken, EmailTaken]  # the three puts, in order
 
     with storage_errors():
-        _commit(body)
+        _commit(body, committed_if_failed=0)  # the user item's key holds a random id
     return _to_domain(item)
 
 
