@@ -108,14 +108,14 @@ def _cases(fake: Clock, secret: str) -> list[Case]:
             "token_wrong",
             "wrong password",
             "POST /token",
-            401,
+            400,
             lambda: lambda_events.token(USERNAME, WRONG_PASSWORD + WRONG_CODE),
         ),
         Case(
             "token_unknown",
             "unknown username",
             "POST /token",
-            401,
+            400,
             lambda: lambda_events.token(UNKNOWN_USERNAME, PASSWORD + WRONG_CODE),
         ),
     ]
@@ -123,7 +123,8 @@ def _cases(fake: Clock, secret: str) -> list[Case]:
 
 def _refill_failure_budgets() -> None:
     """Untimed, before every request: forget the failures the benchmark itself causes,
-    so every case measures the answer it is meant to (401), never the budget's 429."""
+    so every case measures the answer it is meant to (401, or 400 at /token), never the
+    budget's 429."""
     from authapi.users import repository
     from authapi.users.models import (
         LOGIN_THROTTLE_SK,
@@ -304,8 +305,8 @@ def interpretation(results: Results, tolerance: float = TOLERANCE) -> str:
 
 def targets(results: Results) -> list[Target]:
     """The enumeration check: a name without an account (valid or not as a username)
-    answers like a wrong password (all 401; a success is told apart by its answer
-    anyway, so its time reveals nothing more)."""
+    answers like a wrong password (401, or 400 invalid_grant at /token; a success is told
+    apart by its answer anyway, so its time reveals nothing more)."""
     r = results.requests
     pairs = {
         "/auth/login unknown": (r["login_unknown"], r["login_wrong"]),

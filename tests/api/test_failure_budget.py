@@ -62,10 +62,10 @@ def test_the_budget_is_shared_by_every_factor_and_login_path(
 ) -> None:
     account = directory.create()
     assert _login(client, account.username, WRONG)[0] == 401  # password, two-step path
-    assert _token(client, directory, account, WRONG) == 401  # password, /token
+    assert _token(client, directory, account, WRONG) == 400  # password, /token (invalid_grant)
     wrong_code = f"{(int(directory.code(account)) + 1) % 1_000_000:06d}"
     form = {"username": account.username, "password": PASSWORD + wrong_code}
-    assert client.post("/token", data=form).status_code == 401  # TOTP on /token
+    assert client.post("/token", data=form).status_code == 400  # TOTP on /token
     mfa_token = _login(client, account.username, PASSWORD)[1]["mfa_token"]
     for code in (wrong_code, "aaaa-bbbb-cccc-dddd-eeee-ffff"):  # TOTP, recovery code
         verify = client.post("/auth/mfa/verify", json={"mfa_token": mfa_token, "code": code})

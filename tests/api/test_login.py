@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from xml.etree import ElementTree
 
 import boto3
 import pyotp
@@ -15,6 +16,8 @@ from authapi.users import repository
 from tests.support import PASSWORD, Account, Directory
 
 INVALID = {"detail": "Invalid credentials.", "code": "INVALID_CREDENTIALS"}
+# /token answers in RFC 6749 §5.2's shape, with the same detail and code.
+GRANT_INVALID = {"error": "invalid_grant", "error_description": "Invalid credentials.", **INVALID}
 
 
 def _token(client: TestClient, username: str, password: str) -> tuple[int, dict[str, object]]:
@@ -79,13 +82,13 @@ class TestPasswordGrant:
         """Contract: /token never issues a token without a verified TOTP code."""
         account = directory.create()
         status, body = _token(client, account.username, PASSWORD)
-        assert (status, body) == (401, INVALID)
+        assert (status, body) == (400, GRANT_INVALID)
 
     def test_wrong_code_is_refused(self, client: TestClient, directory: Directory) -> None:
         account = directory.create()
         wrong = f"{(int(directory.code(account)) + 1) % 1_000_000:06d}"
         status, body = _token(client, account.username, PASSWORD + wrong)
-        assert (status, body) == (401, INVALID)
+        assert (status, body) == (400, GRANT_INVALID)
 
     def test_asvs_2_8_4_a_code_is_single_use(
         self, client: TestClient, directory: Directory
@@ -95,7 +98,7 @@ class TestPasswordGrant:
         account = directory.create()
         code = directory.code(account)
         assert _token(client, account.username, PASSWORD + code)[0] == 200
-        assert _token(client, account.username, PASSWORD + code) == (401, INVALID)
+        assert _token(client, account.username, PASSWORD + code) == (400, GRANT_INVALID)
         challenge = _challenge(client, account.username)
         replay = client.post(
             "/auth/mfa/verify", json={"mfa_token": challenge["mfa_token"], "code": code}
@@ -113,7 +116,10 @@ class TestPasswordGrant:
         assert account.totp_secret is not None
         totp = pyotp.TOTP(account.totp_secret)
         two_steps_ahead = totp.at(directory.clock.now() + 60)
-        assert _token(client, account.username, PASSWORD + two_steps_ahead) == (401, INVALID)
+        assert _token(client, account.username, PASSWORD + two_steps_ahead) == (
+            400,
+            GRANT_INVALID,
+        )
         one_step_behind = totp.at(directory.clock.now() - 30)
         assert _token(client, account.username, PASSWORD + one_step_behind)[0] == 200
 
@@ -122,17 +128,17 @@ class TestPasswordGrant:
     ) -> None:
         account = directory.create(enrolled=False)
         status, body = _token(client, account.username, PASSWORD + "123456")
-        assert status == 403
-        assert body["code"] == "MFA_SETUP_REQUIRED"
+        assert status == 400
+        assert (body["error"], body["code"]) == ("invalid_grant", "MFA_SETUP_REQUIRED")
         status, body = _token(client, account.username, "wrong password 123456")
-        assert (status, body) == (401, INVALID)
+        assert (status, body) == (400, GRANT_INVALID)
 
     def test_password_longer_than_bcrypt_limit_gets_a_normal_answer(
         self, client: TestClient, directory: Directory
     ) -> None:
         account = directory.create()
         status, body = _token(client, account.username, "é" * 100 + directory.code(account))
-        assert (status, body) == (401, INVALID)
+        assert (status, body) == (400, GRANT_INVALID)
 
 
 class TestNoUserEnumeration:
@@ -165,7 +171,10 @@ class TestNoUserEnumeration:
             attempt(known.username, "wrong password!!"),
             attempt(disabled.username, PASSWORD),
         ]
-        assert answers == [(401, INVALID, "Bearer")] * 4
+        if path == "/token":  # RFC 6749 §5.2: 400 invalid_grant, no WWW-Authenticate
+            assert answers == [(400, GRANT_INVALID, None)] * 4
+        else:
+            assert answers == [(401, INVALID, "Bearer")] * 4
 
 
 def _disable(user_id: str) -> None:
@@ -209,7 +218,10 @@ class TestTwoStepLogin:
         assert parsed.digits == 6
         assert isinstance(parsed, pyotp.TOTP)
         assert parsed.interval == 30
-        assert "<svg" in setup["qr_svg"]
+        # A standalone SVG document (decoded from a rendering in tests/browser/test_qr_code.py).
+        svg = ElementTree.fromstring(setup["qr_svg"])  # noqa: S314 - our own server's output
+        assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+        assert svg.get("viewBox") == f"0 0 {svg.get('width')} {svg.get('height')}"
 
     def test_confirm_with_a_wrong_code_does_not_enable_totp(
         self, client: TestClient, directory: Directory

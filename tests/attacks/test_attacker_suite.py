@@ -110,6 +110,13 @@ def _assert_invalid_credentials(response: httpx2.Response) -> None:
     _assert_error(response, 401, "INVALID_CREDENTIALS")
 
 
+def _assert_invalid_grant(response: httpx2.Response) -> None:
+    """/token's failed logins are RFC 6749 §5.2 bodies (400) beside the same `code`."""
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert (body["error"], body["code"]) == ("invalid_grant", "INVALID_CREDENTIALS"), body
+
+
 def _stored(user_id: str) -> User:
     user = repository.get_user(user_id)
     assert user is not None
@@ -431,7 +438,7 @@ def test_asvs_2_8_4_totp_code_used_at_token_cannot_be_replayed_on_the_two_step_p
     code = directory.code(account)
     assert _token_grant(client, account.username, PASSWORD + code).status_code == 200
     _assert_invalid_credentials(_verify(client, _mfa_token(client, account), code))
-    _assert_invalid_credentials(_token_grant(client, account.username, PASSWORD + code))
+    _assert_invalid_grant(_token_grant(client, account.username, PASSWORD + code))
 
 
 def test_asvs_2_8_4_totp_code_used_on_the_two_step_path_cannot_be_replayed_at_token(
@@ -440,7 +447,7 @@ def test_asvs_2_8_4_totp_code_used_on_the_two_step_path_cannot_be_replayed_at_to
     account = directory.create()
     code = directory.code(account)
     assert _verify(client, _mfa_token(client, account), code).status_code == 200
-    _assert_invalid_credentials(_token_grant(client, account.username, PASSWORD + code))
+    _assert_invalid_grant(_token_grant(client, account.username, PASSWORD + code))
     _assert_invalid_credentials(_verify(client, _mfa_token(client, account), code))
 
 
@@ -458,7 +465,7 @@ def test_asvs_2_8_1_a_code_two_steps_old_is_refused(
     while stale in {totp.at(directory.clock.now() + delta) for delta in (-30, 0, 30)}:
         directory.clock.next_step()
     before = _stored(account.id)
-    _assert_invalid_credentials(_token_grant(client, account.username, PASSWORD + stale))
+    _assert_invalid_grant(_token_grant(client, account.username, PASSWORD + stale))
     _assert_invalid_credentials(_verify(client, _mfa_token(client, account), stale))
     after = _stored(account.id)
     assert after.totp_last_step == before.totp_last_step
@@ -502,7 +509,8 @@ def test_asvs_2_2_1_five_wrong_passwords_then_429_with_retry_after(
     # code is not consumed.
     before = _stored(account.id)
     response = _token_grant(client, account.username, PASSWORD + directory.code(account))
-    _assert_error(response, 429, "TOO_MANY_ATTEMPTS")
+    assert response.status_code == 429, response.text
+    assert response.json()["code"] == "TOO_MANY_ATTEMPTS"
     assert response.headers["retry-after"].isdigit()
     assert _stored(account.id).totp_last_step == before.totp_last_step
 
@@ -535,7 +543,7 @@ def test_asvs_5_0_6_3_8_unknown_username_is_throttled_identically_at_token(
 
     known = attempts(account.username)
     unknown = attempts("no-such-user-at-token")
-    assert [status for status, _, _ in known] == [401] * 5 + [429]
+    assert [status for status, _, _ in known] == [400] * 5 + [429]
     assert unknown == known
 
 
@@ -676,7 +684,7 @@ def test_asvs_5_1_4_five_thousand_char_username_at_token_is_invalid_credentials(
     client: TestClient,
 ) -> None:
     response = _token_grant(client, "a" * 5000, WRONG_PASSWORD + "123456")
-    _assert_invalid_credentials(response)
+    _assert_invalid_grant(response)
 
 
 HOSTILE_STRINGS = [
@@ -696,6 +704,10 @@ HOSTILE_STRINGS = [
 
 
 def _acceptable_refusal(response: httpx2.Response) -> None:
+    if response.request.url.path == "/token":  # RFC 6749 §5.2
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] in {"invalid_grant", "invalid_request"}, response.text
+        return
     assert response.status_code in {401, 422}, response.text
     code = response.json()["code"]
     assert code == {401: "INVALID_CREDENTIALS", 422: "VALIDATION_ERROR"}[response.status_code]

@@ -260,7 +260,8 @@ def test_make_run_serves_the_whole_walk_and_stops_on_ctrl_c(local_run: LocalRun)
         replay = http.post(
             "/token", data={"username": "alice", "password": USER_PASSWORD + current_code}
         )
-        assert_error(replay, 401, "INVALID_CREDENTIALS")
+        assert_error(replay, 400, "INVALID_CREDENTIALS")  # RFC 6749 §5.2 invalid_grant
+        assert replay.json()["error"] == "invalid_grant", replay.text
         # ... and the password grant works with the next step's code.
         user_tokens = ok(
             http.post(

@@ -245,13 +245,18 @@ class TestPasswordGrantForm:
     def test_base64_form_without_the_code_is_refused(
         self, invoke: Invoke, directory: Directory
     ) -> None:
-        """The decoded form is really checked: the bare password (no code) gets 401."""
+        """The decoded form is really checked: the bare password (no code) is refused
+        (RFC 6749 §5.2's invalid_grant)."""
         account = directory.create()
         body = self._form(account.username, account.password)
         response = invoke(load_event(V2_TOKEN_FORM, body_base64=body))
-        assert response.status == 401, response.text
-        assert response.json() == {"detail": "Invalid credentials.", "code": "INVALID_CREDENTIALS"}
-        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.status == 400, response.text
+        assert response.json() == {
+            "error": "invalid_grant",
+            "error_description": "Invalid credentials.",
+            "detail": "Invalid credentials.",
+            "code": "INVALID_CREDENTIALS",
+        }
 
 
 class TestUsersMe:

@@ -9,12 +9,12 @@ naming the offending fields; anything unexpected becomes a bare 500 with no deta
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from authapi.core import errors
@@ -38,16 +38,18 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
 }
 
 # Plain HTTP errors raised by the framework itself (unknown route, wrong method, ...).
-_CODE_BY_STATUS = {
-    404: ("NOT_FOUND", "No such resource."),
-    405: ("METHOD_NOT_ALLOWED", "Method not allowed."),
-    413: ("PAYLOAD_TOO_LARGE", "The request body is too large."),
+_ERROR_BY_STATUS: dict[int, type[errors.DomainError]] = {
+    404: errors.NotFound,
+    405: errors.MethodNotAllowed,
+    413: errors.PayloadTooLarge,
 }
+
+ErrorCode = Annotated[str, Field(json_schema_extra={"enum": errors.error_codes()})]
 
 
 class ErrorOut(BaseModel):
     detail: str
-    code: str
+    code: ErrorCode
 
 
 def error_response(
@@ -86,8 +88,8 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+def validation_detail(exc: RequestValidationError) -> str:
+    """A sentence naming each offending field and what is wrong with it."""
     problems = []
     for error in exc.errors():
         field = _field_name(tuple(error.get("loc", ())))
@@ -95,8 +97,14 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
             problems.append(f"{field}: unknown field")
         else:
             problems.append(f"{field}: {error.get('msg', 'invalid')}")
-    detail = "Invalid request: " + "; ".join(problems) if problems else "Invalid request."
-    return error_response(status.HTTP_422_UNPROCESSABLE_CONTENT, "VALIDATION_ERROR", detail)
+    return "Invalid request: " + "; ".join(problems) if problems else "Invalid request."
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(
+        status.HTTP_422_UNPROCESSABLE_CONTENT, "VALIDATION_ERROR", validation_detail(exc)
+    )
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -109,15 +117,16 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
             "VALIDATION_ERROR",
             "Invalid request: the body could not be decoded.",
         )
-    code, detail = _CODE_BY_STATUS.get(exc.status_code, ("HTTP_ERROR", "Request failed."))
-    return error_response(exc.status_code, code, detail, dict(exc.headers or {}))
+    error = _ERROR_BY_STATUS.get(exc.status_code, errors.HttpError)
+    return error_response(exc.status_code, error.code, error.detail, dict(exc.headers or {}))
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error", exc_info=exc)
     # Starlette answers unhandled errors from outside every middleware, so this answer
     # would not pass SecurityHeaders: it carries the headers itself.
-    return error_response(500, "INTERNAL_ERROR", "Internal error.", dict(SECURITY_HEADERS))
+    error = errors.InternalError
+    return error_response(500, error.code, error.detail, dict(SECURITY_HEADERS))
 
 
 def install(app: FastAPI) -> None:

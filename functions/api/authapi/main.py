@@ -8,9 +8,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from mangum import Mangum
 
-from authapi import docs, http_errors, warmup
+from authapi import docs, http_errors, routing, warmup
 from authapi.account.routes import router as account_router
 from authapi.audit.routes import router as audit_router
+from authapi.auth import oauth, oauth_routes
 from authapi.auth.routes import router as auth_router
 from authapi.core import db
 from authapi.core.body_limit import BodySizeLimit
@@ -47,15 +48,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     http_errors.install(app)
     docs.install(app)
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], responses=http_errors.error_responses())
     def health() -> dict[str, str]:
         """Liveness only: answers without touching AWS."""
         return {"status": "ok"}
 
-    app.include_router(auth_router)
-    app.include_router(users_router)
-    app.include_router(audit_router)
-    app.include_router(account_router)
+    for router in (
+        oauth_routes.router,
+        oauth_routes.metadata_router,
+        auth_router,
+        users_router,
+        audit_router,
+        account_router,
+    ):
+        routing.install(router)
+        app.include_router(router)
+    routing.install(app.router)
+    oauth.document(app)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,

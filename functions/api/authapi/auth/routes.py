@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Response, status
 
 from authapi.auth.schemas import (
     EnrolledTokensOut,
@@ -23,20 +21,6 @@ from authapi.deps import Authenticated, AuthServiceDep, SigningKeysDep
 from authapi.http_errors import error_responses
 
 router = APIRouter(tags=["auth"])
-
-
-@router.post(
-    "/token",
-    response_model=TokensOut,
-    responses=error_responses(401, 403, 422, 503, 429),
-    summary="OAuth2 password grant: password immediately followed by the 6-digit code",
-)
-def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], service: AuthServiceDep
-) -> TokensOut:
-    return TokensOut.model_validate(
-        service.login_with_password_and_code(form.username, form.password)
-    )
 
 
 @router.post(
@@ -62,7 +46,7 @@ def verify_mfa(body: MfaCodeRequest, service: AuthServiceDep) -> TokensOut:
 @router.post(
     "/auth/mfa/setup",
     response_model=TotpEnrollmentOut,
-    responses=error_responses(401, 422, 503),
+    responses=error_responses(401, 422, 429, 503),
     summary="First login: get a TOTP secret, its otpauth:// URI and a QR code (SVG)",
 )
 def start_mfa_setup(body: MfaTokenRequest, service: AuthServiceDep) -> TotpEnrollmentOut:

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from authapi.core.schemas import StrictBody, example
+from authapi.http_errors import ErrorCode
 
 # Generous bounds: big enough for any real value, small enough that nobody makes the
 # service hash or decode megabytes.
@@ -79,3 +80,87 @@ class TotpEnrollmentOut(Out):
     secret: str
     otpauth_uri: str
     qr_svg: str
+
+
+# ---- OAuth 2 (RFC 6749, RFC 7009, RFC 8414) ---------------------------------------------
+# Forms ignore unknown parameters, as RFC 6749 §3.2 asks of an authorization server.
+
+
+class TokenRequest(BaseModel):
+    """`POST /token`: the password grant (password immediately followed by the 6-digit
+    code) or the refresh-token grant. A missing `grant_type` means `password`."""
+
+    grant_type: Annotated[
+        str | None,
+        Field(
+            max_length=64,
+            description="`password` (the default) or `refresh_token`; any other value is "
+            "answered 400 `unsupported_grant_type`.",
+            examples=["password"],
+        ),
+    ] = None
+    # No length limits on the credentials (the 16 KiB body limit bounds them): any
+    # value is a login attempt, failed and counted in the budget like every other.
+    username: Annotated[str | None, Field(description="Password grant: required.")] = None
+    password: Annotated[
+        str | None,
+        Field(
+            description="Password grant: required. The password immediately followed by "
+            "the current 6-digit TOTP code.",
+        ),
+    ] = None
+    refresh_token: Annotated[
+        str | None, Field(max_length=4096, description="Refresh-token grant: required.")
+    ] = None
+    scope: Annotated[str | None, Field(max_length=1024, description="Ignored.")] = None
+    client_id: Annotated[
+        str | None, Field(max_length=256, description="Ignored: every client is public.")
+    ] = None
+    client_secret: Annotated[
+        str | None, Field(max_length=256, description="Ignored: every client is public.")
+    ] = None
+
+
+class RevokeRequest(BaseModel):
+    """`POST /revoke` (RFC 7009)."""
+
+    token: Annotated[str, Field(min_length=1, max_length=4096)]
+    token_type_hint: Annotated[
+        str | None,
+        Field(
+            max_length=64,
+            description="`refresh_token` or `access_token`; optional, since the server "
+            "tells them apart itself.",
+        ),
+    ] = None
+    client_id: Annotated[
+        str | None, Field(max_length=256, description="Ignored: every client is public.")
+    ] = None
+    client_secret: Annotated[
+        str | None, Field(max_length=256, description="Ignored: every client is public.")
+    ] = None
+
+
+class OAuthErrorOut(BaseModel):
+    """RFC 6749 §5.2 beside this API's own `detail` and `code`."""
+
+    error: Literal[
+        "invalid_request", "invalid_grant", "unsupported_grant_type", "temporarily_unavailable"
+    ]
+    error_description: str
+    detail: str
+    code: ErrorCode
+
+
+class AuthorizationServerMetadataOut(BaseModel):
+    """RFC 8414 §2."""
+
+    issuer: str
+    token_endpoint: str
+    revocation_endpoint: str
+    jwks_uri: str
+    grant_types_supported: list[str]
+    response_types_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    revocation_endpoint_auth_methods_supported: list[str]
+    service_documentation: str

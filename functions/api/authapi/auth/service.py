@@ -472,3 +472,29 @@ class AuthService:
     def logout_all(self, request: AuthenticatedRequest) -> None:
         users.bump_token_version(request.user.id)
         record_event("logout_all", user_id=request.user.id)
+
+    # ---- OAuth 2 token revocation (RFC 7009) ----------------------------------------------
+
+    def revoke(self, token: str) -> None:
+        """End the session of a refresh token (`<user id>.<secret>`) or an access token.
+
+        Anything else (unknown, expired, malformed, already revoked, another kind of
+        token) is ignored: RFC 7009 answers the same whatever the token was.
+        """
+        user_id, _, secret = token.partition(".")
+        if secret and "." not in secret:
+            if len(user_id) > _MAX_LOOKUP_CHARS:  # no such key in DynamoDB
+                return
+            stored = sessions.get_refresh_token(user_id, codes.digest(token))
+            if stored is None or stored.expires_at <= clock.now():
+                return
+            session_id = stored.session_id
+        else:
+            try:
+                claims = self._tokens.decode(TokenKind.ACCESS, token)
+            except NotAuthenticated:
+                return
+            user_id, session_id = claims["sub"], str(claims.get("sid") or "")
+        user = users.get_user(user_id) if session_id else None
+        if user is not None:
+            self._end_session(user, session_id)

@@ -86,3 +86,45 @@ class ServiceUnavailable(DomainError):
     code = "SERVICE_UNAVAILABLE"
     detail = "A backing service is unavailable; retry shortly."
     retry_after_seconds = 1
+
+
+# Errors the framework answers before any service runs (no route, wrong method, a body
+# over the limit, a crash). Never raised by services: they give these answers their
+# `code`, so the list of codes below is complete.
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+    detail = "No such resource."
+
+
+class MethodNotAllowed(DomainError):
+    code = "METHOD_NOT_ALLOWED"
+    detail = "Method not allowed."
+
+
+class PayloadTooLarge(DomainError):
+    code = "PAYLOAD_TOO_LARGE"
+    detail = "The request body is too large."
+
+
+class HttpError(DomainError):
+    code = "HTTP_ERROR"
+    detail = "Request failed."
+
+
+class InternalError(DomainError):
+    code = "INTERNAL_ERROR"
+    detail = "Internal error."
+
+
+def error_codes() -> list[str]:
+    """Every `code` an error body can carry: the one source of the OpenAPI enum."""
+    found: set[str] = set()
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls is not DomainError:
+            found.add(cls.code)
+    return sorted(found)

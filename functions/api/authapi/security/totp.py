@@ -5,6 +5,7 @@ SHA-1, 6 digits, 30-second steps, 160-bit secrets from the OS CSPRNG (RFC 4226 Â
 from __future__ import annotations
 
 import hmac
+import io
 
 import pyotp
 import segno
@@ -24,8 +25,29 @@ def provisioning_uri(secret: str, account_name: str, issuer: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=account_name, issuer_name=issuer)
 
 
+# ISO/IEC 18004 asks for a light margin (quiet zone) of 4 modules around the symbol.
+QR_QUIET_ZONE_MODULES = 4
+QR_MODULE_PIXELS = 4
+
+
 def qr_svg(uri: str) -> str:
-    return str(segno.make(uri, error="m").svg_inline(scale=4, border=2))
+    """A standalone SVG document (namespace, viewBox, size): it opens as a file, and
+    an <img> can show it as a data: URL, where an SVG never runs script."""
+    code = segno.make(uri, error="m")
+    out = io.BytesIO()
+    code.save(
+        out,
+        kind="svg",
+        xmldecl=False,
+        nl=False,
+        scale=QR_MODULE_PIXELS,
+        border=QR_QUIET_ZONE_MODULES,
+        omitsize=True,  # segno's way to get a viewBox, which scales without blurring
+        light="#fff",  # a light background, also in a viewer with a dark one
+    )
+    width, height = code.symbol_size(scale=QR_MODULE_PIXELS, border=QR_QUIET_ZONE_MODULES)
+    # ... and the size back, so that a file viewer shows it at its natural size.
+    return out.getvalue().decode().replace("<svg ", f'<svg width="{width}" height="{height}" ', 1)
 
 
 def time_step(at: float) -> int:

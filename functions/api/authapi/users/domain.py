@@ -93,13 +93,15 @@ class UserChanges:
         return all(value is None for value in vars(self).values())
 
 
-USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,32}")
+# Also the OpenAPI pattern of usernames sent in requests, before lower-casing.
+USERNAME_PATTERN = r"^[A-Za-z0-9._-]{3,32}$"
+_STORED_USERNAME = re.compile(r"[a-z0-9._-]{3,32}")
 
 
 def normalize_username(raw: str) -> str:
     """Usernames are case-insensitive: stored and compared in lower case."""
     username = raw.strip().lower()
-    if not USERNAME_PATTERN.fullmatch(username):
+    if not _STORED_USERNAME.fullmatch(username):
         raise PolicyViolation("username: 3 to 32 characters of a-z, 0-9, '.', '_' or '-'.")
     return username
 

@@ -107,7 +107,14 @@ def list_users(
     _: CurrentAdmin,
     cursor_key: CursorKeyDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=2048,
+            description="The `next_cursor` of the previous page. Anything this server did "
+            "not issue for this listing is answered 422 VALIDATION_ERROR.",
+        ),
+    ] = None,
     role: Role | None = None,
     disabled: bool | None = None,
 ) -> UserPage:

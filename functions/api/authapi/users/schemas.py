@@ -10,12 +10,45 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from authapi.core.config import get_settings
 from authapi.core.schemas import StrictBody, example
-from authapi.users.domain import Role
+from authapi.users.domain import USERNAME_PATTERN, Role
 
-Username = Annotated[str, Field(min_length=3, max_length=32, examples=["alice"])]
-Email = Annotated[str, Field(min_length=3, max_length=254, examples=["alice@example.com"])]
+# The OpenAPI document states what the server enforces: these constraints are checked
+# here, before the services' own checks (which stay: they guard every other caller).
+Username = Annotated[
+    str,
+    Field(
+        pattern=USERNAME_PATTERN,
+        description="3 to 32 of a-z, 0-9, '.', '_' and '-'; case-insensitive (stored in "
+        "lower case).",
+        examples=["alice"],
+    ),
+]
+Email = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=254,
+        description="An email address (checked for syntax, not deliverability); case-insensitive.",
+        # idn-email: internationalized addresses (SMTPUTF8) are accepted too.
+        json_schema_extra={"format": "idn-email"},
+        examples=["alice@example.com"],
+    ),
+]
 FullName = Annotated[str, Field(max_length=128, examples=["Alice Liddell"])]
+_policy = get_settings()
+NewPassword = Annotated[
+    str,
+    Field(
+        min_length=_policy.password_min_length,
+        max_length=_policy.password_max_length,
+        description="The password policy: this length, not containing the username, at "
+        "least 5 different characters, not one of the ~30,000 most common passwords "
+        "(the last three are answered 422 VALIDATION_ERROR).",
+    ),
+]
+AnyPassword = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 class UserOut(BaseModel):
@@ -52,7 +85,7 @@ class UserCreate(StrictBody):
 
     username: Username
     email: Email
-    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    password: NewPassword
     full_name: FullName | None = None
     role: Role = Role.USER
 
@@ -84,14 +117,14 @@ class PasswordChange(StrictBody):
         new_password="a new and much longer passphrase",
     )
 
-    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
-    new_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    current_password: AnyPassword
+    new_password: NewPassword
 
 
 class RecoveryCodesRequest(StrictBody):
     model_config = example(password="correct horse battery staple", code="123456")
 
-    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    password: AnyPassword
     code: Annotated[str, Field(min_length=1, max_length=64, examples=["123456"])]
 
 

@@ -323,26 +323,13 @@
 
   // ---- first sign-in: TOTP enrollment --------------------------------------------------
 
-  // The server's QR code is inline SVG markup (segno's svg_inline: no xmlns, no viewBox).
-  // It is parsed in an inert document (DOMParser never runs scripts), completed into a
-  // standalone SVG and shown as an <img> data: URL (allowed by img-src), where an SVG can
-  // never run script or reach the page.
+  // The server's QR code is a standalone SVG document, shown as an <img> data: URL
+  // (allowed by img-src), where an SVG can never run script or reach the page.
   function qrDataUrl(markup) {
-    if (typeof markup !== "string" || !markup) {
+    if (typeof markup !== "string" || markup.indexOf("<svg") !== 0) {
       return null;
     }
-    var svg = new DOMParser().parseFromString(markup, "text/html").querySelector("svg");
-    if (!svg) {
-      return null;
-    }
-    var width = parseFloat(svg.getAttribute("width"));
-    var height = parseFloat(svg.getAttribute("height"));
-    if (!svg.hasAttribute("viewBox") && width > 0 && height > 0) {
-      svg.setAttribute("viewBox", "0 0 " + width + " " + height);
-    }
-    // XMLSerializer adds the SVG namespace (xmlns), which a standalone image needs.
-    var source = new XMLSerializer().serializeToString(svg);
-    return "data:image/svg+xml;charset=utf-8," + encodeURIComponent(source);
+    return "data:image/svg+xml;charset=utf-8," + encodeURIComponent(markup);
   }
   function startSetup() {
     return request("POST", "auth/mfa/setup", { mfa_token: mfaToken }).then(function (enrollment) {
