@@ -12,11 +12,13 @@ Key layout (pk / sk):
     EMAIL#<email>    / CLAIM               uniqueness claim for an email address
     THROTTLE#<name>  / LOGIN               failure budget of a username with no account
     COUNTER#ENABLED_ADMINS / COUNTER       how many enabled admins exist (LAST_ADMIN)
+    USER#<id>        / MFA#<jti>           a spent mfa_token (expires with the token)
     AUDIT#<user id>  / <time>#<event id>   one audit event (kept when the user is deleted)
+    AUDIT#-#<shard>  / <time>#<event id>   one audit event that names no account
 
 The sparse index `by-kind` (gsi1pk / gsi1sk) lists users by creation time
-(gsi1pk "USERS") and audit events by time (gsi1pk "AUDIT"); only the items meant to
-be listed carry its attributes.
+(gsi1pk "USERS") and audit events by time (gsi1pk "AUDIT#00".."AUDIT#15", see
+audit/models.py); only the items meant to be listed carry its attributes.
 
 Everything that belongs to a user lives in the user's partition, so deleting a user
 is a Query on one partition, never a Scan.
