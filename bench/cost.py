@@ -173,7 +173,7 @@ How to run: `make bench` (all sections) or `.venv/bin/python -m bench.cost` (thi
 section only).
 
 Per million requests of each kind, at AWS list prices (us-east-1, arm64: Lambda
-${LAMBDA_GB_SECOND} per GB-s and ${LAMBDA_PER_MILLION:.2f} per 1M invocations, HTTP API
+${LAMBDA_GB_SECOND:.10f} per GB-s and ${LAMBDA_PER_MILLION:.2f} per 1M invocations, HTTP API
 ${HTTP_API_PER_MILLION:.2f} per 1M, DynamoDB on-demand ${DYNAMODB_WRITE_PER_MILLION} per 1M
 write and ${DYNAMODB_READ_PER_MILLION} per 1M read request units). A login is two requests
 (password, then code). Capacity units are measured (bench/capacity.py); Lambda durations
