@@ -19,6 +19,13 @@ from authapi.users.domain import Role
 
 PASSWORD = "correct horse battery staple"
 
+# Stand-ins for the credentials a developer's shell may hold (the sam local tests check
+# none reaches the function). Made up, and shaped unlike real AWS keys on purpose, so no
+# secret scanner mistakes them for one.
+DEVELOPER_KEY_ID = "not-a-key-developer-id"
+DEVELOPER_SECRET = "not-a-secret-developer-value"
+DEVELOPER_TOKEN = "not-a-token-developer-session"
+
 
 class Clock:
     def __init__(self) -> None:

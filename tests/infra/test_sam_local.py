@@ -29,10 +29,9 @@ from infra.sam_local import (
     write_env_vars,
 )
 from infra.template import load_template
+from tests.support import DEVELOPER_KEY_ID, DEVELOPER_SECRET
 
 ENDPOINT = "http://127.0.0.1:4599"
-DEVELOPER_KEY_ID = "AKIADEVELOPERREALKEY1"
-DEVELOPER_SECRET = "developer-real-secret-key"
 
 
 @pytest.fixture

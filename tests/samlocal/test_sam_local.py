@@ -55,6 +55,7 @@ from tests.e2e.test_local_run import (
     ok,
     wait_for_step_margin,
 )
+from tests.support import DEVELOPER_KEY_ID, DEVELOPER_SECRET, DEVELOPER_TOKEN
 
 pytestmark = pytest.mark.samlocal
 
@@ -68,9 +69,6 @@ MOTO_LINE = re.compile(
 )
 BASE_IMAGE_LINE = re.compile(r"^Lambda base image: .+$", re.MULTILINE)
 # What a developer's shell may hold; none of it may reach the function's container.
-DEVELOPER_SECRET = "developer-real-secret-key"
-DEVELOPER_KEY_ID = "AKIADEVELOPERREALKEY1"
-DEVELOPER_TOKEN = "developer-session-token"
 PRODUCTION_TABLE = "production-users"
 
 
