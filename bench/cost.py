@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.template import load_template
+from infra.template import function_memory_mb
 
 from .scale import Profile, measure_profiles, running_service
 
@@ -45,11 +45,6 @@ KINDS = {
     "login (two steps)": "sign-in (two steps)",
     "refresh": "refresh",
 }
-
-
-def template_memory() -> int:
-    """The function's MemorySize in template.yaml (its Globals)."""
-    return int(load_template()["Globals"]["Function"]["MemorySize"])
 
 
 def lambda_seconds(profile: Profile, memory_mb: int) -> float:
@@ -101,14 +96,14 @@ def _usd(value: float) -> str:
 
 def million_table(results: Results) -> str:
     lines = [
-        "| 1M of | Lambda at 512 / 1024 / 1769 MB | Lambda requests | HTTP API "
-        f"| DynamoDB | Total at {template_memory()} MB | Duration at 512 / 1024 / 1769 MB (ms) |",
+        "| 1M of | Lambda at 512 / 1024 / 1769 MB | Lambda requests | HTTP API | DynamoDB "
+        f"| Total at {function_memory_mb()} MB | Duration at 512 / 1024 / 1769 MB (ms) |",
         "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for label, kind in KINDS.items():
         profile = results.profiles[kind]
         bills = [per_million(profile, memory) for memory in MEMORY_SIZES]
-        at_template = per_million(profile, template_memory())
+        at_template = per_million(profile, function_memory_mb())
         durations = " / ".join(
             f"{lambda_seconds(profile, memory) * 1000:.0f}" for memory in MEMORY_SIZES
         )
@@ -137,7 +132,7 @@ def example(results: Results) -> Example:
     calls = EXAMPLE_MAU * EXAMPLE_CALLS
 
     def cost(kind: str, count: int) -> float:
-        return per_million(results.profiles[kind], template_memory()).total * count / 1e6
+        return per_million(results.profiles[kind], function_memory_mb()).total * count / 1e6
 
     billable = max(0, EXAMPLE_MAU - COGNITO_FREE_MAU)
     return Example(
@@ -154,7 +149,7 @@ def example(results: Results) -> Example:
 def example_table(worked: Example) -> str:
     free = f"after {COGNITO_FREE_MAU:,} free"
     rows = [
-        (f"this service, logins and refreshes (at {template_memory()} MB)", worked.auth_cost),
+        (f"this service, logins and refreshes (at {function_memory_mb()} MB)", worked.auth_cost),
         (f"this service, the {worked.calls:,} authenticated calls", worked.calls_cost),
         (
             f"Cognito Essentials (${COGNITO_ESSENTIALS_MAU} per MAU {free})",

@@ -135,7 +135,7 @@ def _refill_failure_budgets() -> None:
         user_pk,
     )
 
-    user, _ = repository.find_for_login(USERNAME)
+    user = repository.find_for_login(USERNAME)
     if user is None:
         raise RuntimeError(f"the benchmark user {USERNAME!r} is gone")
     UserItem(user_pk(user.id), USER_SK).update(

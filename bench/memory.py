@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.template import function_memory_mb
+
 from . import lambda_events
 from .cold_start import lambda_environment, moto_server
 from .report import ROOT, Stats, Target, publish, require_at_least, run_driver, section_parser
@@ -42,7 +44,6 @@ SECTION = "## Peak memory"
 DEFAULT_RUNS = 5
 USERNAME = "memory.user"
 PASSWORD = "correct horse battery staple"  # noqa: S105 - throwaway users on a moto server
-TEMPLATE = ROOT / "template.yaml"
 
 # Runs in the venv's Python with `-c DRIVER <mode>`, the job as JSON on stdin; prints one
 # JSON object. Only the standard library besides what it measures.
@@ -171,12 +172,6 @@ def floor_job() -> dict[str, Any]:
     return {"ping": lambda_events.request("GET", "/ping")}
 
 
-def lambda_memory_size() -> int | None:
-    """The function's MemorySize in template.yaml (MB), if it says."""
-    match = re.search(r"^\s*MemorySize:\s*(\d+)\s*$", TEMPLATE.read_text("utf-8"), re.MULTILINE)
-    return int(match.group(1)) if match else None
-
-
 @dataclass(frozen=True)
 class Results:
     runs: int
@@ -229,7 +224,7 @@ def measure(runs: int) -> Results:
         import_only=Stats.of(samples["import_only"]),
         floor_peak=Stats.of(samples["floor"]),
         floor_imported=Stats.of(samples["floor_imported"]),
-        memory_size=lambda_memory_size(),
+        memory_size=function_memory_mb(),
         argon2_memory_kib=argon2_memory_kib(),
     )
 

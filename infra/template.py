@@ -49,6 +49,12 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return loaded
 
 
+def function_memory_mb(template: dict[str, Any] | None = None) -> int:
+    """The Lambda function's MemorySize (the template sets it in its Globals)."""
+    template = template or load_template()
+    return int(template["Globals"]["Function"]["MemorySize"])
+
+
 def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Logical id -> the table's `Properties`, for every AWS::DynamoDB::Table."""
     template = template or load_template()

@@ -46,7 +46,7 @@ def _enroll(client: TestClient, directory: Directory, username: str) -> Account:
     confirm = client.post("/auth/mfa/setup/confirm", json={"mfa_token": mfa_token, "code": code})
     assert confirm.status_code == 200, confirm.text
     body = confirm.json()
-    user = repository.find_for_login(username)[0]
+    user = repository.find_for_login(username)
     assert user is not None
     return Account(user.id, username, PASSWORD, secret, body["recovery_codes"], body)
 

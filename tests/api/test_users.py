@@ -73,7 +73,7 @@ class TestCreateUser:
         assert clash.status_code == 409
         assert clash.json()["code"] == code
         # Nothing half-written: the clashing request left no user or claim behind.
-        assert repository.find_for_login("robert")[0] is None
+        assert repository.find_for_login("robert") is None
         with pytest.raises(ClaimItem.DoesNotExist):
             ClaimItem.get(email_claim_pk("other@example.com"), CLAIM_SK)
 
@@ -108,7 +108,7 @@ class TestCreateUser:
             "detail": "You do not have permission to do this.",
             "code": "FORBIDDEN",
         }
-        assert repository.find_for_login("bob")[0] is None
+        assert repository.find_for_login("bob") is None
 
     def test_anonymous_gets_401(self, client: TestClient) -> None:
         response = client.post(
@@ -201,7 +201,7 @@ class TestProfile:
         renamed = client.patch("/users/me", headers=user.headers, json={"username": "Renamed"})
         assert renamed.status_code == 200
         assert renamed.json()["username"] == "renamed"
-        assert repository.find_for_login(user.username)[0] is None
+        assert repository.find_for_login(user.username) is None
         user.username = "renamed"
         directory.sign_in(user)
 
@@ -240,7 +240,7 @@ def test_changing_username_and_a_taken_email_together_changes_nothing(
     )
     assert response.status_code == 409
     assert response.json()["code"] == "EMAIL_TAKEN"
-    assert repository.find_for_login("fresh-name")[0] is None
+    assert repository.find_for_login("fresh-name") is None
     me = client.get("/users/me", headers=user.headers).json()
     assert me["username"] == user.username
     assert me["email"] == f"{user.username}@example.com"

@@ -590,7 +590,7 @@ def test_asvs_4_1_1_user_cannot_create_users(client: TestClient, directory: Dire
         },
     )
     _assert_error(response, 403, "FORBIDDEN")
-    assert repository.find_for_login("sockpuppet")[0] is None
+    assert repository.find_for_login("sockpuppet") is None
 
 
 def test_asvs_4_1_1_user_cannot_call_admin_read(client: TestClient, directory: Directory) -> None:

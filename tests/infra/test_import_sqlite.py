@@ -320,12 +320,12 @@ def test_imported_users_sign_in_with_their_tutorial_password(
         )
         assert login.status_code == 200, login.text
         assert login.json()["mfa"] == "setup", "imported users enroll at their first login"
-        user, _ = repository.find_for_login(row.username.lower())
+        user = repository.find_for_login(row.username.lower())
         assert user is not None
         assert user.password_hash.startswith("$argon2id$"), "upgraded at the first login"
         assert user.totp_secret is None
 
-    imported_root, _ = repository.find_for_login("root")
+    imported_root = repository.find_for_login("root")
     assert imported_root is not None
     assert imported_root.role is Role.ADMIN
 

@@ -62,18 +62,20 @@ class Reservation:
     reserved: FailureRecord  # what the reservation wrote
 
 
+def _model(budget: Budget) -> type[UserItem] | type[LoginThrottleItem]:
+    return UserItem if budget.of_account else LoginThrottleItem
+
+
 def _item(budget: Budget) -> UserItem | LoginThrottleItem:
-    model = UserItem if budget.of_account else LoginThrottleItem
-    return model(budget.pk, budget.sk)
+    return _model(budget)(budget.pk, budget.sk)
 
 
 def read(budget: Budget) -> FailureRecord:
     """The budget as stored now (one consistent read). InvalidCredentials when the
     account was deleted meanwhile."""
-    model = UserItem if budget.of_account else LoginThrottleItem
     with storage_errors():
         try:
-            item = model.get(
+            item = _model(budget).get(
                 budget.pk,
                 budget.sk,
                 consistent_read=True,

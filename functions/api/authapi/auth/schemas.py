@@ -86,7 +86,19 @@ class TotpEnrollmentOut(Out):
 # Forms ignore unknown parameters, as RFC 6749 §3.2 asks of an authorization server.
 
 
-class TokenRequest(BaseModel):
+class PublicClientForm(BaseModel):
+    """What an OAuth client may send to identify itself; accepted and ignored, since every
+    client of this API is public (RFC 6749 §2.1)."""
+
+    client_id: Annotated[
+        str | None, Field(max_length=256, description="Ignored: every client is public.")
+    ] = None
+    client_secret: Annotated[
+        str | None, Field(max_length=256, description="Ignored: every client is public.")
+    ] = None
+
+
+class TokenRequest(PublicClientForm):
     """`POST /token`: the password grant (password immediately followed by the 6-digit
     code) or the refresh-token grant. A missing `grant_type` means `password`."""
 
@@ -113,15 +125,9 @@ class TokenRequest(BaseModel):
         str | None, Field(max_length=4096, description="Refresh-token grant: required.")
     ] = None
     scope: Annotated[str | None, Field(max_length=1024, description="Ignored.")] = None
-    client_id: Annotated[
-        str | None, Field(max_length=256, description="Ignored: every client is public.")
-    ] = None
-    client_secret: Annotated[
-        str | None, Field(max_length=256, description="Ignored: every client is public.")
-    ] = None
 
 
-class RevokeRequest(BaseModel):
+class RevokeRequest(PublicClientForm):
     """`POST /revoke` (RFC 7009)."""
 
     token: Annotated[str, Field(min_length=1, max_length=4096)]
@@ -132,12 +138,6 @@ class RevokeRequest(BaseModel):
             description="`refresh_token` or `access_token`; optional, since the server "
             "tells them apart itself.",
         ),
-    ] = None
-    client_id: Annotated[
-        str | None, Field(max_length=256, description="Ignored: every client is public.")
-    ] = None
-    client_secret: Annotated[
-        str | None, Field(max_length=256, description="Ignored: every client is public.")
     ] = None
 
 

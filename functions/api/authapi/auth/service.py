@@ -146,8 +146,12 @@ class AuthService:
             passwords.burn_verification_time(password)
             raise InvalidCredentials()
         # Even a name that cannot exist is looked up, so it costs what a valid one costs.
-        user, failures = users.find_for_login(name)
-        budget = attempts.of_account(user.id) if user else attempts.of_unknown_name(name)
+        user = users.find_for_login(name)
+        if user is None:
+            budget = attempts.of_unknown_name(name)
+            failures = attempts.read(budget)
+        else:
+            budget, failures = attempts.of_account(user.id), user.failures
         try:
             reservation = _reserve(budget, failures)
         except TooManyAttempts:

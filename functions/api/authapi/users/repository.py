@@ -38,15 +38,12 @@ from authapi.users.models import (
     CLAIM_SK,
     COUNTER_SK,
     ENABLED_ADMINS_PK,
-    LOGIN_THROTTLE_SK,
     USER_SK,
     USERS_KIND,
     ClaimItem,
     CounterItem,
-    LoginThrottleItem,
     UserItem,
     email_claim_pk,
-    login_throttle_pk,
     user_pk,
     username_claim_pk,
     users_order_key,
@@ -110,23 +107,21 @@ def get_user(user_id: str) -> User | None:
     return None if item is None else _to_domain(item)
 
 
-def find_for_login(username: str) -> tuple[User | None, FailureRecord]:
-    """The account behind a username and its failure budget: two consistent reads.
+def find_for_login(username: str) -> User | None:
+    """The account behind a username: the claim, then the user (consistent reads).
 
-    An unknown username costs the same two reads (the claim, then the name's own
-    failure budget), so neither the answer nor the database round trips tell an
-    attacker which names exist (OWASP Authentication Cheat Sheet, ASVS 5.0 6.3.8).
+    For a name with no account, the sign-in reads the name's own failure budget instead
+    of the user (`auth.attempts.read`), so both cost two reads and neither the answer nor
+    the database round trips tell an attacker which names exist (OWASP Authentication
+    Cheat Sheet, ASVS 5.0 6.3.8).
     """
     with storage_errors():
         try:
             claim = ClaimItem.get(username_claim_pk(username), CLAIM_SK, consistent_read=True)
         except DoesNotExist:
-            return None, _name_failures(username)
+            return None
         item = _get_item(claim.user_id)
-    if item is None:
-        return None, FailureRecord()
-    user = _to_domain(item)
-    return user, user.failures
+    return None if item is None else _to_domain(item)
 
 
 def list_users(
@@ -164,16 +159,6 @@ def list_users(
             "gsi1sk": {"S": last.gsi1sk},
         }
     return [_to_summary(item) for item in page], position
-
-
-def _name_failures(username: str) -> FailureRecord:
-    try:
-        item = LoginThrottleItem.get(
-            login_throttle_pk(username), LOGIN_THROTTLE_SK, consistent_read=True
-        )
-    except DoesNotExist:
-        return FailureRecord()
-    return FailureRecord(int(item.login_failures), float(item.last_login_failure_at))
 
 
 def _budget_refill() -> list[Action]:
