@@ -346,10 +346,23 @@ def test_asvs_2_8_4_parallel_enrollment_confirmations_enroll_once(service: Servi
     assert service.sessions_of(created["id"]) == 1
 
 
-def test_rfc6749_10_4_parallel_refreshes_of_one_token_rotate_once(service: Service) -> None:
-    """One refresh token sent 10 times at once: exactly one new pair. The other nine are
-    reuse of a retired token, which ends the session (reuse detection), so the winner's
-    new refresh token is dead too."""
+def _refresh(path: str, refresh_token: str) -> Send:
+    if path == "/token":  # RFC 6749 §6, the grant standard clients use
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return lambda http, _: http.post("/token", data=form)
+    return lambda http, _: http.post("/auth/refresh", json={"refresh_token": refresh_token})
+
+
+@pytest.mark.parametrize(
+    ("path", "refused"),
+    [("/auth/refresh", (401, "NOT_AUTHENTICATED")), ("/token", (400, "NOT_AUTHENTICATED"))],
+)
+def test_rfc6749_10_4_parallel_refreshes_of_one_token_rotate_once(
+    service: Service, path: str, refused: tuple[int, str]
+) -> None:
+    """One refresh token sent 10 times at once, on either refresh endpoint: exactly one
+    new pair. The other nine are reuse of a retired token, which ends the session (reuse
+    detection), so the winner's new refresh token is dead too."""
     person = service.enrolled_user()
     challenge = service.login(person.username)
     tokens = ok(
@@ -357,12 +370,11 @@ def test_rfc6749_10_4_parallel_refreshes_of_one_token_rotate_once(service: Servi
             "/auth/mfa/verify", json={"mfa_token": challenge["mfa_token"], "code": person.code()}
         )
     )
-    body = {"refresh_token": tokens["refresh_token"]}
-    found = burst(service.base_url, 10, lambda http, _: http.post("/auth/refresh", json=body))
-    assert found.statuses() == Counter({(200, ""): 1, (401, "NOT_AUTHENTICATED"): 9})
+    found = burst(service.base_url, 10, _refresh(path, tokens["refresh_token"]))
+    assert found.statuses() == Counter({(200, ""): 1, refused: 9})
     [winner] = [r.json() for r in found.responses if r.status_code == 200]
-    again = service.http.post("/auth/refresh", json={"refresh_token": winner["refresh_token"]})
-    assert again.status_code == 401, again.text
+    again = _refresh(path, winner["refresh_token"])(service.http, 0)
+    assert (again.status_code, again.json()["code"]) == refused, again.text
 
 
 def test_parallel_creates_of_one_username_create_one_user(service: Service) -> None:
