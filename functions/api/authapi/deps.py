@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from authapi.auth.service import AuthenticatedRequest, AuthService
@@ -14,6 +14,7 @@ from authapi.core import clock, request_context
 from authapi.core.config import Settings, get_settings
 from authapi.core.errors import Forbidden, NotAuthenticated
 from authapi.core.secrets import secret_store
+from authapi.passkeys.service import PasskeyService, relying_party
 from authapi.security import keys
 from authapi.security.keys import SeedKeys, SigningKeys
 from authapi.security.tokens import TokenIssuer
@@ -79,6 +80,17 @@ async def get_auth_service(
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+
+
+async def get_passkey_service(
+    settings: SettingsDep, signing: SigningKeysDep, seeds: SeedKeysDep, request: Request
+) -> PasskeyService:
+    issuer = TokenIssuer(keys=signing, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    rp = relying_party(settings, request.url.scheme, request.url.netloc)
+    return PasskeyService(settings, issuer, seeds, rp)
+
+
+PasskeyServiceDep = Annotated[PasskeyService, Depends(get_passkey_service)]
 
 
 def get_authenticated(  # reads the user from DynamoDB: in the thread pool

@@ -28,6 +28,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.Forbidden: status.HTTP_403_FORBIDDEN,
     errors.MfaSetupRequired: status.HTTP_403_FORBIDDEN,
     errors.UserNotFound: status.HTTP_404_NOT_FOUND,
+    errors.PasskeyNotFound: status.HTTP_404_NOT_FOUND,
     errors.UsernameTaken: status.HTTP_409_CONFLICT,
     errors.EmailTaken: status.HTTP_409_CONFLICT,
     errors.Conflict: status.HTTP_409_CONFLICT,

@@ -18,6 +18,7 @@ from authapi.core.body_limit import BodySizeLimit
 from authapi.core.config import Settings, get_settings
 from authapi.core.headers import SecurityHeaders
 from authapi.core.request_context import RequestContextMiddleware
+from authapi.passkeys.routes import router as passkeys_router
 from authapi.users.routes import router as users_router
 
 DESCRIPTION = """
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         oauth_routes.router,
         oauth_routes.metadata_router,
         auth_router,
+        passkeys_router,
         users_router,
         audit_router,
         account_router,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Protocol, cast
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.operand import Path
@@ -49,6 +49,13 @@ def _at(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
+class TransactionPart(Protocol):
+    """Conditional writes a sign-in adds to its session transaction (e.g. a passkey's
+    signature counter): a failed condition fails the sign-in with nothing written."""
+
+    def add_to(self, transaction: TransactWrite) -> None: ...
+
+
 @dataclass(frozen=True)
 class MfaTokenSpend:
     """The mfa_token a sign-in spends: its `jti` and its expiry (epoch seconds)."""
@@ -65,6 +72,7 @@ def create_session(
     token_version: int,
     user_write: UserWrite | None = None,
     mfa_token: MfaTokenSpend | None = None,
+    also: TransactionPart | None = None,
 ) -> None:
     """Open a session (its first refresh token) in one transaction, together with the
     sign-in's write on the user item and the spending of its mfa_token.
@@ -98,6 +106,8 @@ def create_session(
                     )
                 if user_write is not None:
                     user_write.add_to(transaction)
+                if also is not None:
+                    also.add_to(transaction)
         except TransactWriteError as exc:
             failed = failed_conditions(exc)
             if failed and failed[0]:
@@ -106,7 +116,7 @@ def create_session(
                 # nothing) it had committed in full. DynamoDB's idempotency token makes
                 # such a retry succeed anyway; this holds without it too.
                 return
-            if any(failed[2:]):  # the mfa_token or the user write's condition
+            if any(failed[2:]):  # the mfa_token's, the user write's or `also`'s condition
                 raise InvalidCredentials() from exc
             raise
 

@@ -13,11 +13,12 @@ from authapi.auth.schemas import (
     MfaChallengeOut,
     MfaCodeRequest,
     MfaTokenRequest,
+    MfaVerifyRequest,
     RefreshRequest,
     TokensOut,
     TotpEnrollmentOut,
 )
-from authapi.deps import Authenticated, AuthServiceDep, SigningKeysDep
+from authapi.deps import Authenticated, AuthServiceDep, PasskeyServiceDep, SigningKeysDep
 from authapi.http_errors import error_responses
 
 router = APIRouter(tags=["auth"])
@@ -37,9 +38,12 @@ def login(body: LoginRequest, service: AuthServiceDep) -> MfaChallengeOut:
     "/auth/mfa/verify",
     response_model=TokensOut,
     responses=error_responses(401, 422, 503, 429),
-    summary="Step two: a TOTP code or an unused recovery code",
+    summary="Step two: a TOTP code, an unused recovery code or a passkey",
 )
-def verify_mfa(body: MfaCodeRequest, service: AuthServiceDep) -> TokensOut:
+def verify_mfa(body: MfaVerifyRequest, service: PasskeyServiceDep) -> TokensOut:
+    if body.credential is not None:
+        return TokensOut.model_validate(service.verify_mfa_passkey(body.mfa_token, body.credential))
+    assert body.code is not None  # the request model admits exactly one of the two
     return TokensOut.model_validate(service.verify_mfa(body.mfa_token, body.code))
 
 

@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from authapi.core.schemas import StrictBody, example
 from authapi.http_errors import ErrorCode
@@ -38,6 +38,27 @@ class MfaCodeRequest(StrictBody):
     code: Code
 
 
+class MfaVerifyRequest(StrictBody):
+    """A TOTP or recovery `code`, or a passkey's `credential` (exactly one)."""
+
+    model_config = example(mfa_token="eyJhbGciOiJFZERTQSIs...", code="123456")
+
+    mfa_token: TokenString
+    code: Code | None = None
+    credential: Annotated[
+        dict[str, Any] | None,
+        Field(
+            description="A passkey's `PublicKeyCredential.toJSON()` (AuthenticationResponseJSON)."
+        ),
+    ] = None
+
+    @model_validator(mode="after")
+    def _one_factor(self) -> MfaVerifyRequest:
+        if (self.code is None) == (self.credential is None):
+            raise ValueError("send exactly one of code and credential")
+        return self
+
+
 class RefreshRequest(StrictBody):
     model_config = example(refresh_token="<user id>.<random>")
 
@@ -60,6 +81,9 @@ class MfaChallengeOut(Out):
     mfa_token: str
     mfa: Literal["totp", "setup"]
     expires_in: int
+    methods: list[Literal["totp", "passkey", "recovery_code"]] = Field(
+        description="The second factors the user has (empty while `mfa` is `setup`)."
+    )
 
 
 class TokensOut(Out):

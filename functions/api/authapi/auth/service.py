@@ -83,6 +83,18 @@ def _counted(reservation: attempts.Reservation, *, success_refills: bool) -> Ite
         attempts.release(reservation)
 
 
+def _methods(user: User) -> list[str]:
+    """The second factors the user can answer an mfa_token with."""
+    if not user.mfa_enabled:
+        return []
+    offered = {
+        "totp": True,
+        "passkey": user.passkey_count > 0,
+        "recovery_code": bool(user.recovery_code_hashes),
+    }
+    return [method for method, available in offered.items() if available]
+
+
 @dataclass(frozen=True)
 class TokenPair:
     access_token: str
@@ -96,6 +108,7 @@ class MfaChallenge:
     mfa_token: str
     mfa: MfaStep
     expires_in: int
+    methods: list[str]
 
 
 @dataclass(frozen=True)
@@ -195,7 +208,7 @@ class AuthService:
                 "fails": reservation.before.current(clock.now()),
             }
             mfa_token = self._tokens.issue(TokenKind.MFA, user.id, ttl, claims)
-        return MfaChallenge(mfa_token=mfa_token, mfa=step, expires_in=ttl)
+        return MfaChallenge(mfa_token=mfa_token, mfa=step, expires_in=ttl, methods=_methods(user))
 
     def login_with_password_and_code(self, username: str, password_and_code: str) -> TokenPair:
         """The OAuth2 password grant of the tutorial: password immediately followed by
@@ -323,6 +336,7 @@ class AuthService:
         login_factor: str | None = None,
         second_factor: users.UserWrite | None = None,
         mfa_token: sessions.MfaTokenSpend | None = None,
+        also: sessions.TransactionPart | None = None,
     ) -> TokenPair:
         """Open a session. For a sign-in (`login_factor`), the same transaction spends the
         second factor and the mfa_token and refills the failure budget; after a password
@@ -339,6 +353,7 @@ class AuthService:
             user.token_version,
             None if login_factor is None else users.sign_in_write(second_factor, user.id),
             mfa_token,
+            also,
         )
         if login_factor is not None:  # recorded once the session really exists
             record_event("login_succeeded", user_id=user.id, factor=login_factor)

@@ -42,6 +42,10 @@ class Settings:
     audit_retention_days: int = 400
     log_level: str = "INFO"
     cors_allow_origins: tuple[str, ...] = field(default_factory=tuple)
+    # The WebAuthn relying party (docs/passkeys.md). Empty: the domain the request came
+    # to (the API's execute-api domain when deployed) and that one https origin.
+    webauthn_rp_id: str = ""
+    webauthn_origins: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def signing_keys_parameter(self) -> str:
@@ -80,6 +84,8 @@ class Settings:
             audit_retention_days=_env_int("AUDIT_RETENTION_DAYS", defaults.audit_retention_days),
             log_level=os.environ.get("LOG_LEVEL", defaults.log_level).upper(),
             cors_allow_origins=_env_list("CORS_ALLOW_ORIGINS", defaults.cors_allow_origins),
+            webauthn_rp_id=os.environ.get("WEBAUTHN_RP_ID", defaults.webauthn_rp_id),
+            webauthn_origins=_env_list("WEBAUTHN_ORIGINS", defaults.webauthn_origins),
         )
 
 

@@ -44,6 +44,11 @@ class UserNotFound(DomainError):
     detail = "No such user."
 
 
+class PasskeyNotFound(DomainError):
+    code = "PASSKEY_NOT_FOUND"
+    detail = "No such passkey."
+
+
 class UsernameTaken(DomainError):
     code = "USERNAME_TAKEN"
     detail = "That username is already taken."
@@ -62,6 +67,10 @@ class LastAdmin(DomainError):
 class Conflict(DomainError):
     code = "CONFLICT"
     detail = "The user was changed by another request; retry."
+
+
+class PasskeyExists(Conflict):
+    detail = "This passkey is already registered."
 
 
 class PolicyViolation(DomainError):

@@ -34,6 +34,7 @@ class User:
     failures: FailureRecord = field(default_factory=FailureRecord)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    passkey_count: int = 0
 
     @property
     def mfa_enabled(self) -> bool:

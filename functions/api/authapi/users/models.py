@@ -69,6 +69,9 @@ class UserItem(TableItem):
     # Sessions signed out one by one: session id -> epoch after which its access tokens
     # have expired anyway. Read with the user on every request, so checking costs nothing.
     revoked_sessions = MapAttribute[str, int](null=True)  # type: ignore[no-untyped-call]
+    # How many passkeys the user has (passkeys.repository keeps it in step), so that a
+    # sign-in knows the user's second factors from this item alone.
+    passkey_count = NumberAttribute(null=True)
     # The login failure budget (security.throttle): consecutive failures and the last one.
     login_failures = NumberAttribute(null=True)
     last_login_failure_at = NumberAttribute(null=True)

@@ -32,6 +32,7 @@ from authapi.core.errors import (
     LastAdmin,
     UsernameTaken,
 )
+from authapi.passkeys.models import PASSKEY_PREFIX, lookup_key
 from authapi.security.throttle import FailureRecord
 from authapi.users.domain import NewUser, Role, User, UserChanges, UserSummary
 from authapi.users.models import (
@@ -79,6 +80,7 @@ def _to_domain(item: UserItem) -> User:
         failures=FailureRecord(
             int(item.login_failures or 0), float(item.last_login_failure_at or 0)
         ),
+        passkey_count=int(item.passkey_count or 0),
     )
 
 
@@ -363,14 +365,17 @@ def update_user(user: User, changes: UserChanges) -> User:
 
 
 def _owned_items(user_id: str) -> list[TableItem]:
-    """Everything in the user's partition except the user item: sessions and refresh
-    tokens. One Query on one partition (never a Scan)."""
+    """Everything in the user's partition except the user item (sessions, refresh
+    tokens, passkeys), and the lookup item of each passkey, found from its key. One
+    Query on one partition (never a Scan)."""
+    owned: list[TableItem] = []
     with storage_errors():
-        return [
-            TableItem(item.pk, item.sk)
-            for item in TableItem.query(user_pk(user_id), consistent_read=True)
-            if item.sk != USER_SK
-        ]
+        for item in TableItem.query(user_pk(user_id), consistent_read=True):
+            if item.sk != USER_SK:
+                owned.append(TableItem(item.pk, item.sk))
+            if item.sk.startswith(PASSKEY_PREFIX):
+                owned.append(TableItem(*lookup_key(item.sk)))
+    return owned
 
 
 def delete_user(user: User) -> None:
@@ -407,8 +412,8 @@ def delete_user(user: User) -> None:
 
 
 def reset_mfa(user: User) -> None:
-    """Remove TOTP and recovery codes and end every session: the next login goes
-    through setup. Sessions are deleted; the token version makes every token void."""
+    """Remove TOTP, recovery codes and passkeys and end every session: the next login
+    goes through setup. Sessions are deleted; the token version makes every token void."""
     _update_user(
         user.id,
         [
@@ -417,6 +422,7 @@ def reset_mfa(user: User) -> None:
             UserItem.pending_totp_secret.remove(),
             UserItem.totp_last_step.remove(),
             UserItem.recovery_code_hashes.remove(),
+            UserItem.passkey_count.remove(),  # the passkeys go with the owned items below
             UserItem.token_version.add(1),
             UserItem.updated_at.set(clock.utcnow()),
         ],
