@@ -8,7 +8,8 @@ http://127.0.0.1:8000 (Swagger UI at /docs). Everything lives in memory: Ctrl-C 
 it all and the data is gone.
 
 Environment: ADMIN_USERNAME (admin), ADMIN_EMAIL (admin@example.com), ADMIN_PASSWORD
-(generated when unset), PORT (8000), MOTO_PORT (a free port).
+(generated when unset), PORT (8000), MOTO_PORT (a free port), WEBAUTHN_RP_ID (localhost),
+WEBAUTHN_ORIGINS (http://localhost:PORT).
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ def seed_local_admin() -> SeededAdmin | None:
 
 def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
+    # Passkeys need a domain as relying party (an IP address cannot be one), and browsers
+    # treat http://localhost as a secure context: the page works at http://localhost:PORT.
+    os.environ.setdefault("WEBAUTHN_RP_ID", "localhost")
+    os.environ.setdefault("WEBAUTHN_ORIGINS", f"http://localhost:{port}")
     with embedded_aws() as endpoint:
         import uvicorn
 
@@ -118,6 +123,7 @@ def main() -> int:
         print_admin(admin, as_json=False)
         print(
             f"\nAPI: http://127.0.0.1:{port}  Swagger UI: http://127.0.0.1:{port}/docs\n"
+            f"Account page (passkeys work at this address): http://localhost:{port}/account\n"
             "All data lives in memory and is gone when you press Ctrl-C.",
             flush=True,
         )

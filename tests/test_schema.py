@@ -369,6 +369,8 @@ class TestProductionTemplate:
             "ThrottlingRateLimit",
             "DeletionProtection",
             "CorsAllowOrigins",
+            "WebAuthnRpId",
+            "WebAuthnOrigins",
         } <= set(parameters)
         assert parameters["DeletionProtection"]["Default"] == "true"
 

@@ -213,3 +213,34 @@ def test_container_init_prepares_clients_keys_and_the_dummy_hash(
     secrets.reset_cache()
     monkeypatch.setattr(secrets.SecretStore, "_fetch", unavailable)
     warmup.prepare_container(settings)  # logs, does not raise
+
+
+def test_passwordless_sign_in_reads_two_items(
+    client: TestClient, directory: Directory, aws_calls: CallLog
+) -> None:
+    """A passkey alone: the credential record (owner, public key, counter) and the user,
+    then the same writes as a TOTP sign-in: the attempt reserved first, the challenge
+    spent (one conditional write, before the signature is checked), one transaction
+    (session, refresh token, budget refill, the counter and last use), the audit event."""
+    from tests.api.test_passkeys import add_passkey, passwordless_options
+
+    account = directory.user()
+    authenticator = add_passkey(client, account)
+    options, token = passwordless_options(client)
+    aws_calls.clear()
+    response = client.post(
+        "/auth/passkey/verify",
+        json={"passkey_token": token, "credential": authenticator.get(options)},
+    )
+    assert response.status_code == 200, response.text
+    assert aws_calls.operations == [
+        "GetItem",
+        "GetItem",
+        "UpdateItem",
+        "UpdateItem",
+        "TransactWriteItems",
+        "PutItem",
+    ]
+    [transaction] = [params for op, params in aws_calls.calls if op == "TransactWriteItems"]
+    kinds = [next(iter(action)) for action in transaction["TransactItems"]]
+    assert kinds == ["Put", "Put", "Update", "Update", "Update"], kinds

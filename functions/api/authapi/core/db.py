@@ -13,6 +13,9 @@ Key layout (pk / sk):
     THROTTLE#<name>  / LOGIN               failure budget of a username with no account
     COUNTER#ENABLED_ADMINS / COUNTER       how many enabled admins exist (LAST_ADMIN)
     USER#<id>        / MFA#<jti>           a spent mfa_token (expires with the token)
+    USER#<id>        / PASSKEY#<pid>       a passkey as its user sees it (name, AAGUID, uses)
+    PASSKEY#<pid>    / LOOKUP              its credential record: owner, public key, counter
+    WEBAUTHN#<digest>/ CHALLENGE           a WebAuthn challenge (single use, expires in 5 min)
     AUDIT#<user id>  / <time>#<event id>   one audit event (kept when the user is deleted)
     AUDIT#-#<shard>  / <time>#<event id>   one audit event that names no account
 
@@ -21,7 +24,10 @@ The sparse index `by-kind` (gsi1pk / gsi1sk) lists users by creation time
 audit/models.py); only the items meant to be listed carry its attributes.
 
 Everything that belongs to a user lives in the user's partition, so deleting a user
-is a Query on one partition, never a Scan.
+is a Query on one partition, never a Scan. The one exception, a passkey's LOOKUP item
+(<pid> is the SHA-256 of the credential id), has the passkey item's sort key as its
+partition key, so it is found from the user's partition too; both are written and
+deleted in one transaction.
 """
 
 from __future__ import annotations
