@@ -41,6 +41,7 @@ from tests.e2e.test_local_run import (
     ok,
     wait_for_step_margin,
 )
+from tests.passkey_authenticator import SoftAuthenticator
 
 pytestmark = pytest.mark.e2e
 
@@ -396,3 +397,47 @@ def test_parallel_creates_of_one_username_create_one_user(service: Service) -> N
         index for index in range(20) if service.item(f"EMAIL#contested{index}@example.com", "CLAIM")
     ]
     assert len(emails) == 1
+
+
+def test_asvs_6_6_one_passkey_challenge_answered_10_times_at_once_opens_one_session(
+    service: Service,
+) -> None:
+    """Passwordless sign-in (NIST SP 800-63B 5.2.8, replay resistance): one valid
+    assertion, sent 10 times at once, opens exactly one session. The challenge is spent
+    by one conditional write before any signature is checked, so the other nine find it
+    spent; afterwards the same assertion signs in nothing."""
+    person = service.enrolled_user()
+    wait_for_step_margin()
+    mfa_token = service.login(person.username)["mfa_token"]
+    verify = {"mfa_token": mfa_token, "code": person.code(0)}
+    headers = bearer(ok(service.http.post("/auth/mfa/verify", json=verify)))
+    port = service.base_url.rsplit(":", 1)[1]
+    origin = f"http://localhost:{port}"  # the local run's relying party (infra/local.py)
+    authenticator = SoftAuthenticator()
+    creation = ok(
+        service.http.post(
+            "/users/me/passkeys/options", headers=headers, json={"password": USER_PASSWORD}
+        )
+    )["publicKey"]
+    credential = authenticator.create(creation, origin=origin)
+    ok(
+        service.http.post("/users/me/passkeys", headers=headers, json={"credential": credential}),
+        201,
+    )
+    sessions_before = service.sessions_of(person.id)
+    started = ok(service.http.post("/auth/passkey/options", json={}))
+    body = {
+        "passkey_token": started["passkey_token"],
+        "credential": authenticator.get(started["publicKey"], origin=origin),
+    }
+    found = burst(
+        service.base_url, 10, lambda http, _: http.post("/auth/passkey/verify", json=body)
+    )
+    assert found.count(200) == 1, found.statuses()
+    # The others: refused, or throttled once the replays spent the account's budget
+    # (each is reserved in it before the challenge is tried).
+    _assert_only(found, {(200, ""), *FAILED_OR_THROTTLED})
+    assert service.sessions_of(person.id) == sessions_before + 1
+    later = service.http.post("/auth/passkey/verify", json=body)
+    assert later.status_code in {401, 429}, later.text
+    assert service.sessions_of(person.id) == sessions_before + 1
