@@ -1,5 +1,7 @@
-// The account page: sign-in (password, then TOTP or a recovery code), first-time TOTP
-// enrollment, and the signed-in user's profile. Plain JavaScript, no framework.
+// The account page: sign-in (password, then TOTP, a recovery code or a passkey; or a
+// passkey alone), first-time TOTP enrollment (with a passkey offered beside it), and the
+// signed-in user's profile and passkeys. Plain JavaScript, no framework; passkeys use the
+// browser's WebAuthn API with its JSON forms (parse...FromJSON, toJSON).
 //
 // Security: tokens are kept in this closure's memory only (never in web storage or
 // cookies), so reloading the page signs the user out. Every text from the server is
@@ -14,6 +16,9 @@
   var mfaMode = "totp"; // "totp" or "recovery"
   var username = "";
   var busy = false;
+  // The password typed at a first sign-in, kept only until TOTP is confirmed: adding the
+  // passkey offered beside the QR code asks for it again (POST users/me/passkeys/options).
+  var pendingPassword = null;
 
   var VIEWS = ["login-view", "mfa-view", "setup-view", "codes-view", "profile-view"];
 
@@ -91,6 +96,12 @@
           waitText(error.retryAfter) + ".";
       case "NETWORK":
         return "Could not reach the server. Check your connection and try again.";
+      case "PASSKEY_CANCELLED":
+        return "The passkey was not used: the request was cancelled or timed out. Try again.";
+      case "PASSKEY_UNSUPPORTED":
+        return "This browser cannot use passkeys here.";
+      case "PASSKEY_NOT_FOUND":
+        return "That passkey is already gone.";
       default:
         return "Something went wrong" + (error.status ? " (HTTP " + error.status + ")" : "") +
           ". Please try again later.";
@@ -177,6 +188,72 @@
   function forget() {
     session = null;
     mfaToken = null;
+    pendingPassword = null;
+  }
+
+  // ---- passkeys (WebAuthn) ------------------------------------------------------------
+  // Passkeys need the browser's WebAuthn JSON API and a page address that can be a
+  // relying party: a domain name (http://localhost counts as secure), never an IP address.
+  function passkeysAvailable() {
+    var host = location.hostname;
+    return (
+      window.isSecureContext &&
+      !/^[0-9.]+$/.test(host) &&
+      host.indexOf(":") < 0 &&
+      host.charAt(0) !== "[" &&
+      typeof window.PublicKeyCredential === "function" &&
+      typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function" &&
+      typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function" &&
+      !!navigator.credentials
+    );
+  }
+
+  // The browser's answer as the JSON the API takes; a refusal or cancellation of the
+  // browser (a DOMException) becomes a readable error.
+  function ceremony(promise) {
+    return promise.then(
+      function (credential) {
+        if (!credential) {
+          throw new ApiError(0, "PASSKEY_CANCELLED", "", null);
+        }
+        return credential.toJSON();
+      },
+      function () {
+        throw new ApiError(0, "PASSKEY_CANCELLED", "", null);
+      }
+    );
+  }
+
+  function createPasskey(publicKey) {
+    if (!passkeysAvailable()) {
+      return Promise.reject(new ApiError(0, "PASSKEY_UNSUPPORTED", "", null));
+    }
+    var options = PublicKeyCredential.parseCreationOptionsFromJSON(publicKey);
+    return ceremony(navigator.credentials.create({ publicKey: options }));
+  }
+
+  function usePasskey(publicKey) {
+    if (!passkeysAvailable()) {
+      return Promise.reject(new ApiError(0, "PASSKEY_UNSUPPORTED", "", null));
+    }
+    var options = PublicKeyCredential.parseRequestOptionsFromJSON(publicKey);
+    return ceremony(navigator.credentials.get({ publicKey: options }));
+  }
+
+  // Registration: the password again for fresh options, the browser creates the
+  // passkey, the API verifies and stores it.
+  function addPasskey(password, name) {
+    return authed("POST", "users/me/passkeys/options", { password: password })
+      .then(function (answer) {
+        return createPasskey(answer.publicKey);
+      })
+      .then(function (credential) {
+        var body = { credential: credential };
+        if (name) {
+          body.name = name;
+        }
+        return authed("POST", "users/me/passkeys", body);
+      });
   }
 
   // Run one form's action: no double submits, errors shown as sentences.
@@ -273,8 +350,11 @@
           mfaToken = answer.mfa_token;
           $("login-password").value = "";
           if (answer.mfa === "setup") {
+            pendingPassword = password;
             return startSetup();
           }
+          var methods = answer.methods || [];
+          $("mfa-passkey-form").hidden = !(methods.indexOf("passkey") >= 0 && passkeysAvailable());
           setMfaMode("totp");
           show("mfa-view", "mfa-code");
         }
@@ -312,6 +392,56 @@
     }
   );
 
+  guarded(
+    $("mfa-passkey-form"),
+    function () {
+      return request("POST", "auth/mfa/passkey/options", { mfa_token: mfaToken })
+        .then(function (answer) {
+          return usePasskey(answer.publicKey);
+        })
+        .then(function (credential) {
+          return request("POST", "auth/mfa/verify", { mfa_token: mfaToken, credential: credential });
+        })
+        .then(function (tokens) {
+          keepTokens(tokens);
+          mfaToken = null;
+          return openProfile();
+        });
+    },
+    {
+      messages: {
+        INVALID_CREDENTIALS: "That passkey did not work for this account. Try again or use a code.",
+        NOT_AUTHENTICATED: STEP_EXPIRED.NOT_AUTHENTICATED,
+      },
+    }
+  );
+
+  // Passwordless: the passkey names the account and verifies the user on its own.
+  guarded(
+    $("passkey-form"),
+    function () {
+      return request("POST", "auth/passkey/options", {})
+        .then(function (answer) {
+          return usePasskey(answer.publicKey).then(function (credential) {
+            return request("POST", "auth/passkey/verify", {
+              passkey_token: answer.passkey_token,
+              credential: credential,
+            });
+          });
+        })
+        .then(function (tokens) {
+          keepTokens(tokens);
+          return openProfile();
+        });
+    },
+    {
+      messages: {
+        INVALID_CREDENTIALS:
+          "That passkey did not sign you in. It may have been removed: sign in with your password.",
+      },
+    }
+  );
+
   $("mfa-toggle").addEventListener("click", function () {
     setMfaMode(mfaMode === "totp" ? "recovery" : "totp");
     $("mfa-code").focus();
@@ -340,6 +470,7 @@
         $("setup-qr").src = qr;
       }
       $("setup-code").value = "";
+      $("setup-passkey").hidden = !passkeysAvailable();
       show("setup-view", "setup-code");
     });
   }
@@ -355,7 +486,15 @@
           mfaToken = null;
           $("setup-secret").textContent = "";
           $("setup-qr").removeAttribute("src");
+          var password = pendingPassword;
+          pendingPassword = null;
+          // The codes first: they are shown this once, whatever the passkey does.
           showCodes(answer.recovery_codes);
+          if (password && passkeysAvailable() && $("setup-add-passkey").checked) {
+            return addPasskey(password, "").then(function () {
+              showNotice("A passkey for this device is added to your account.");
+            });
+          }
         })
         .catch(function (error) {
           $("setup-code").value = "";
@@ -441,8 +580,83 @@
     return authed("GET", "users/me").then(function (user) {
       renderProfile(user);
       show("profile-view", "profile-title");
+      return loadPasskeys();
     });
   }
+
+  function renderPasskeys(items) {
+    var list = $("passkey-list");
+    list.replaceChildren();
+    items.forEach(function (passkey) {
+      var item = document.createElement("li");
+      var name = document.createElement("span");
+      name.className = "passkey-name";
+      name.textContent = passkey.name;
+      var facts = document.createElement("span");
+      facts.className = "help";
+      facts.textContent =
+        "added " + formatDate(passkey.created_at) +
+        (passkey.last_used_at ? ", last used " + formatDate(passkey.last_used_at) : ", never used");
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "secondary";
+      remove.textContent = "Remove";
+      remove.setAttribute("aria-label", "Remove passkey " + passkey.name);
+      remove.addEventListener("click", function () {
+        removePasskey(passkey.id);
+      });
+      item.append(name, " ", facts, " ", remove);
+      list.appendChild(item);
+    });
+    $("passkey-none").hidden = items.length > 0;
+  }
+
+  function loadPasskeys() {
+    return authed("GET", "users/me/passkeys").then(function (answer) {
+      renderPasskeys(answer.items);
+    });
+  }
+
+  function removePasskey(id) {
+    if (busy) {
+      return;
+    }
+    busy = true;
+    clearMessages();
+    authed("DELETE", "users/me/passkeys/" + encodeURIComponent(id))
+      .then(function () {
+        showNotice("The passkey is removed.");
+        return loadPasskeys();
+      })
+      .catch(function (error) {
+        handleError(error);
+      })
+      .then(function () {
+        busy = false;
+      });
+  }
+
+  guarded(
+    $("passkey-add-form"),
+    function () {
+      var password = requireValue("passkey-password", "The password");
+      return addPasskey(password, $("passkey-name").value.trim())
+        .then(function () {
+          $("passkey-name").value = "";
+          showNotice("Your passkey is added.");
+          return loadPasskeys();
+        })
+        .finally(function () {
+          $("passkey-password").value = "";
+        });
+    },
+    {
+      messages: {
+        INVALID_CREDENTIALS: "The password is wrong.",
+        CONFLICT: "This passkey is already registered.",
+      },
+    }
+  );
 
   guarded($("profile-form"), function () {
     var changes = {};
@@ -553,5 +767,7 @@
   });
 
   // ---- start ------------------------------------------------------------------------
+  $("passkey-form").hidden = !passkeysAvailable();
+  $("passkeys-card").hidden = !passkeysAvailable();
   show("login-view", "login-username");
 })();
