@@ -579,8 +579,11 @@
   function openProfile() {
     return authed("GET", "users/me").then(function (user) {
       renderProfile(user);
-      show("profile-view", "profile-title");
-      return loadPasskeys();
+      // Shown once the list is there too: the page takes no input while it is busy.
+      var listed = passkeysAvailable() ? loadPasskeys() : Promise.resolve();
+      return listed.finally(function () {
+        show("profile-view", "profile-title");
+      });
     });
   }
 
