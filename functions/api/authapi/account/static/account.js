@@ -193,7 +193,7 @@
 
   // ---- passkeys (WebAuthn) ------------------------------------------------------------
   // Passkeys need the browser's WebAuthn JSON API and a page address that can be a
-  // relying party: a domain name (http://localhost counts as secure), never an IP address.
+  // relying party: a domain name (plain-HTTP localhost counts as secure), never an IP address.
   function passkeysAvailable() {
     var host = location.hostname;
     return (
