@@ -69,6 +69,10 @@ def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def passkey_id(raw_credential_id: bytes) -> str:
     """A passkey's id in URLs and keys: credential ids run to 1023 bytes, over
     DynamoDB's sort key limit, so the id is their SHA-256."""
@@ -89,6 +93,20 @@ def _client_challenge(credential: dict[str, Any]) -> str | None:
         return _b64url(parse_client_data_json(base64url_to_bytes(client_data)).challenge)
     except Exception:  # any malformed input is simply no challenge
         return None
+
+
+def _response_field(credential: dict[str, Any], name: str) -> Any:
+    """A field of the credential's `response`, None however malformed the body is."""
+    response = credential.get("response")
+    return response.get(name) if isinstance(response, dict) else None
+
+
+def _transports(credential: dict[str, Any]) -> tuple[str, ...]:
+    """The transports the browser reported, the known ones only (for allowCredentials)."""
+    reported = _response_field(credential, "transports")
+    if not isinstance(reported, list):
+        return ()
+    return tuple(sorted({t for t in reported if isinstance(t, str)} & _KNOWN_TRANSPORTS))
 
 
 def _raw_id(credential: dict[str, Any]) -> bytes | None:
@@ -188,9 +206,7 @@ class PasskeyService(AuthService):
         try:
             verified = verify_registration_response(
                 credential=credential,
-                expected_challenge=base64.urlsafe_b64decode(
-                    challenge + "=" * (-len(challenge) % 4)
-                ),
+                expected_challenge=_unb64url(challenge),
                 expected_rp_id=self._rp.id,
                 expected_origin=list(self._rp.origins),
                 require_user_verification=True,
@@ -198,7 +214,6 @@ class PasskeyService(AuthService):
         except Exception as exc:  # every malformed or wrong answer is a 422
             record_event("passkey_rejected", user_id=user.id, error=str(exc)[:200])
             raise PolicyViolation("credential: the passkey could not be verified.") from exc
-        transports = credential.get("response", {}).get("transports") or []
         passkey = passkeys.add_passkey(
             user.id,
             user.token_version,
@@ -207,9 +222,7 @@ class PasskeyService(AuthService):
                 credential_id=_b64url(verified.credential_id),
                 name=name or "Passkey",
                 aaguid=verified.aaguid,
-                transports=tuple(
-                    sorted({t for t in transports if isinstance(t, str)} & _KNOWN_TRANSPORTS)
-                ),
+                transports=_transports(credential),
                 public_key=verified.credential_public_key,
                 sign_count=verified.sign_count,
             ),
@@ -249,15 +262,13 @@ class PasskeyService(AuthService):
             codes.digest(client_challenge), owner
         ):
             _refuse(user_id, flow, "challenge")
-        handle = credential_json.get("response", {}).get("userHandle")
+        handle = _response_field(credential_json, "userHandle")
         if handle and handle != _b64url(user_id.encode("ascii")):
             _refuse(user_id, flow, "user_handle")
         try:
             verified = verify_authentication_response(
                 credential=credential_json,
-                expected_challenge=base64.urlsafe_b64decode(
-                    client_challenge + "=" * (-len(client_challenge) % 4)
-                ),
+                expected_challenge=_unb64url(client_challenge),
                 expected_rp_id=self._rp.id,
                 expected_origin=list(self._rp.origins),
                 credential_public_key=credential.public_key,
