@@ -433,8 +433,10 @@ class TestSecondFactor:
             )
             assert response.status_code == 401, response.text
             _, passkey_token = passwordless_options(client)
-            body = {"passkey_token": passkey_token, "credential": credential}
-            response = client.post("/auth/passkey/verify", json=body)
+            response = client.post(
+                "/auth/passkey/verify",
+                json={"passkey_token": passkey_token, "credential": credential},
+            )
             assert response.status_code == 401, response.text
 
 
