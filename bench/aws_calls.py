@@ -18,6 +18,7 @@ from .inprocess import use_fake_aws
 STAGE = "calls"
 use_fake_aws(STAGE)  # before anything creates an AWS client
 
+import json  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -26,6 +27,7 @@ from mangum import Mangum  # noqa: E402
 from authapi.core import secrets  # noqa: E402
 from authapi.core.config import Settings  # noqa: E402
 from authapi.main import create_app  # noqa: E402
+from tests.passkey_authenticator import SoftAuthenticator  # noqa: E402
 from tests.support import Clock, table_items  # noqa: E402
 
 from . import lambda_events, warm_latency  # noqa: E402
@@ -67,6 +69,35 @@ def _recorded(
     return result, cost(recorder.calls, before, _table(settings))
 
 
+def _passwordless(handler: Any, settings: Settings, state: warm_latency.State) -> Row:
+    """`POST /auth/passkey/verify` for a passkey of bench.me, registered (untimed) at the
+    relying party the events' execute-api host stands for."""
+    me = warm_latency.required(state.me)
+    authenticator = SoftAuthenticator()
+
+    def post(path: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+        event = lambda_events.request("POST", path, token=token, json_body=body)
+        answer: dict[str, Any] = json.loads(state.call(event, 200, path)["body"])
+        return answer
+
+    password = {"password": warm_latency.PASSWORD}
+    creation = post("/users/me/passkeys/options", password, me.access_token)
+    origin = f"https://{creation['publicKey']['rp']['id']}"
+    credential = authenticator.create(creation["publicKey"], origin=origin)
+    event = lambda_events.request(
+        "POST", "/users/me/passkeys", token=me.access_token, json_body={"credential": credential}
+    )
+    state.call(event, 201, "passkey registration")
+    started = post("/auth/passkey/options", {})
+    body = {
+        "passkey_token": started["passkey_token"],
+        "credential": authenticator.get(started["publicKey"], origin=origin),
+    }
+    verify = lambda_events.request("POST", "/auth/passkey/verify", json_body=body)
+    _, spent = _recorded(handler, settings, verify, 200)
+    return Row("POST /auth/passkey/verify", "passkey alone (passwordless)", spent)
+
+
 def measure() -> Results:
     fake = Clock()
     with service_in_moto(STAGE) as settings, patched_clock(fake), warm_latency.lambda_logging():
@@ -85,6 +116,7 @@ def measure() -> Results:
             if case.after is not None:
                 case.after(result)
             rows.append(Row(case.endpoint, case.note, spent))
+        rows.append(_passwordless(handler, settings, state))
         secrets.reset_cache()  # a new container: nothing cached
         me = lambda_events.request(
             "GET", "/users/me", token=warm_latency.required(state.me).access_token
@@ -120,8 +152,12 @@ def _row(results: Results, endpoint: str, note: str = "") -> Row:
 def targets(results: Results) -> list[Target]:
     me = _row(results, "GET /users/me").cost
     sign_in = _row(results, "POST /auth/mfa/verify").cost
+    passwordless = _row(results, "POST /auth/passkey/verify").cost
     every = [row.cost for row in [*results.rows, results.first_request]]
-    sign_in_reads = [name for name in sign_in.operations if name in ("GetItem", "Query", "Scan")]
+
+    def reads(spent: Cost) -> int:
+        return sum(1 for name in spent.operations if name in ("GetItem", "Query", "Scan"))
+
     first_ssm = results.first_request.cost.operations.count("GetParameters")
     warm_ssm = sum(row.cost.operations.count("GetParameters") for row in results.rows)
     return [
@@ -130,10 +166,12 @@ def targets(results: Results) -> list[Target]:
             "`GET /users/me` = 1 read; a sign-in ≤ 2 reads + its writes; no Scan; SSM "
             "once per container",
             f"/users/me: {me.label()}; second factor: {sign_in.label()}; "
+            f"passwordless: {passwordless.label()}; "
             f"Scan: {sum(spent.operations.count('Scan') for spent in every)}; SSM: "
             f"{first_ssm} on a container's first request, {warm_ssm} on warm ones",
             me.operations == ("GetItem",)
-            and len(sign_in_reads) <= 2
+            and reads(sign_in) <= 2
+            and reads(passwordless) <= 2
             and all("Scan" not in spent.operations for spent in every)
             and first_ssm == 1
             and warm_ssm == 0,
@@ -155,7 +193,8 @@ and written (moto reports constants): strongly consistent reads are 1 RCU per 4 
 index queries eventually consistent (half); writes 1 WCU per 1 KB of the larger of the
 old and new item, plus the `by-kind` index entry when the write changes it (the index
 projects only the listed attributes, so sign-ins and failed logins skip it);
-transactions count double.
+transactions count double. The passwordless row signs in with a passkey registered
+beforehand (untimed) at the relying party of the events' execute-api host.
 tests/storage/test_call_budget.py asserts the budgets in the suite.
 
 {table(results)}
