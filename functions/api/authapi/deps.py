@@ -86,7 +86,8 @@ async def get_passkey_service(
     settings: SettingsDep, signing: SigningKeysDep, seeds: SeedKeysDep, request: Request
 ) -> PasskeyService:
     issuer = TokenIssuer(keys=signing, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    rp = relying_party(settings, request.url.scheme, request.url.netloc)
+    url = request.url  # behind API Gateway: https and its domain (Mangum's scope)
+    rp = relying_party(settings, url.hostname or "", f"{url.scheme}://{url.netloc}")
     return PasskeyService(settings, issuer, seeds, rp)
 
 

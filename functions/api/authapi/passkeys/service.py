@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from authapi.audit.service import record_event
 from authapi.auth import attempts
+from authapi.auth.repository import MfaTokenSpend
 from authapi.auth.service import (
     AuthenticatedRequest,
     AuthService,
@@ -39,6 +40,7 @@ from authapi.security.keys import SeedKeys
 from authapi.security.tokens import TokenIssuer
 from authapi.users import repository as users
 from authapi.users import service as user_admin
+from authapi.users.domain import User
 
 # WebAuthn Level 3 recommends 5 minutes for user-verifying ceremonies; the contract
 # allows no more.
@@ -54,13 +56,12 @@ class RelyingParty:
     name: str
 
 
-def relying_party(settings: Settings, scheme: str, host: str) -> RelyingParty:
+def relying_party(settings: Settings, hostname: str, origin: str) -> RelyingParty:
     """The configured relying party; by default the host the request came to (the
-    execute-api domain when deployed) and its own origin."""
-    hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    execute-api domain when deployed) and the request's own origin."""
     return RelyingParty(
         id=settings.webauthn_rp_id or hostname,
-        origins=settings.webauthn_origins or (f"{scheme}://{host}",),
+        origins=settings.webauthn_origins or (origin,),
         name=settings.totp_issuer,
     )
 
@@ -110,12 +111,10 @@ def _transports(credential: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _raw_id(credential: dict[str, Any]) -> bytes | None:
-    from webauthn.helpers import base64url_to_bytes
-
     raw_id = credential.get("rawId")
     try:
-        return base64url_to_bytes(raw_id) if isinstance(raw_id, str) and raw_id else None
-    except ValueError:
+        return _unb64url(raw_id) if isinstance(raw_id, str) and raw_id else None
+    except ValueError:  # binascii.Error included
         return None
 
 
@@ -173,22 +172,22 @@ class PasskeyService(AuthService):
 
         user = request.user
         with self._reauthenticated(user, password):
-            pass
-        options = generate_registration_options(
-            rp_id=self._rp.id,
-            rp_name=self._rp.name,
-            user_id=user.id.encode("ascii"),
-            user_name=user.username,
-            user_display_name=user.full_name or user.username,
-            challenge=self._new_challenge(ChallengeOwner("register", user_id=user.id)),
-            timeout=CHALLENGE_SECONDS * 1000,
-            attestation=AttestationConveyancePreference.NONE,
-            authenticator_selection=AuthenticatorSelectionCriteria(
-                resident_key=ResidentKeyRequirement.REQUIRED,
-                user_verification=UserVerificationRequirement.REQUIRED,
-            ),
-            exclude_credentials=self._descriptors(user.id),
-        )
+            options = generate_registration_options(
+                rp_id=self._rp.id,
+                rp_name=self._rp.name,
+                # The user handle a discoverable passkey returns at passwordless sign-in.
+                user_id=user.id.encode("ascii"),
+                user_name=user.username,
+                user_display_name=user.full_name or user.username,
+                challenge=self._new_challenge(ChallengeOwner("register", user_id=user.id)),
+                timeout=CHALLENGE_SECONDS * 1000,
+                attestation=AttestationConveyancePreference.NONE,
+                authenticator_selection=AuthenticatorSelectionCriteria(
+                    resident_key=ResidentKeyRequirement.REQUIRED,
+                    user_verification=UserVerificationRequirement.REQUIRED,
+                ),
+                exclude_credentials=self._descriptors(user.id),
+            )
         return json.loads(options_to_json(options))
 
     def register(
@@ -329,13 +328,7 @@ class PasskeyService(AuthService):
                 _mfa_challenge_owner(session),
                 require_user_verification=False,
             )
-            return self._start_session(
-                user,
-                "passkey",
-                passkeys.sign_in_check(user.id, user.token_version),
-                session.spend,
-                use,
-            )
+            return self._open_session(user, "passkey", use, session.spend)
 
     def passwordless_options(self) -> tuple[Any, str]:
         """Request options for a discoverable credential (no user named), and the
@@ -384,9 +377,20 @@ class PasskeyService(AuthService):
             # Refused only after the check, as at the password step.
             if user.disabled or not user.mfa_enabled:
                 _refuse(user.id, flow, "disabled" if user.disabled else "not_enrolled")
+            return self._open_session(user, flow, use)
+
+    def _open_session(
+        self, user: User, flow: str, use: PasskeyUse, mfa_token: MfaTokenSpend | None = None
+    ) -> TokenPair:
+        """The session transaction of every sign-in, with the counter's conditional
+        update; InvalidCredentials (audited) when a parallel sign-in won the counter or
+        the mfa_token, or the user was disabled or signed out everywhere meanwhile."""
+        try:
             return self._start_session(
-                user, flow, passkeys.sign_in_check(user.id, user.token_version), None, use
+                user, flow, passkeys.sign_in_check(user.id, user.token_version), mfa_token, use
             )
+        except InvalidCredentials:
+            _refuse(user.id, flow, "raced")
 
     # ---- the signed-in user and the admin ---------------------------------------------
 
