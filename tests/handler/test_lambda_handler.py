@@ -336,3 +336,17 @@ def test_event_fixture_is_self_consistent(fixture: str) -> None:
         assert isinstance(context["requestTimeEpoch"], int)
     if event.get("isBase64Encoded"):
         assert event["body"] == "__BODY_BASE64__"
+
+
+def test_passkeys_default_to_the_execute_api_domain_as_relying_party(invoke: Invoke) -> None:
+    """With WEBAUTHN_RP_ID / WEBAUTHN_ORIGINS empty (the template's defaults), passkeys
+    belong to the domain API Gateway was called at, and the page's origin is its https
+    origin (docs/passkeys.md): what Mangum makes of the event's host and proto."""
+    event = load_event(V2_LOGIN, username="", password="")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/auth/passkey/options"
+    event["pathParameters"]["proxy"] = "auth/passkey/options"
+    event["body"] = "{}"
+    event["headers"]["content-length"] = "2"
+    response = invoke(event)
+    assert response.status == 200, response.text
+    assert response.json()["publicKey"]["rpId"] == "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
