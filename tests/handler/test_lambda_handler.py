@@ -176,8 +176,9 @@ class TestTwoStepLogin:
         assert response.status == 200, response.text
         _assert_json(response)
         body = response.json()
-        assert set(body) == {"mfa_token", "mfa", "expires_in"}
+        assert set(body) == {"mfa_token", "mfa", "expires_in", "methods"}
         assert body["mfa"] == "totp"
+        assert body["methods"] == ["totp", "recovery_code"]
         assert isinstance(body["mfa_token"], str)
         assert body["mfa_token"]
         assert 0 < body["expires_in"] <= 300
