@@ -12,8 +12,8 @@ from authapi.auth.schemas import (
     LogoutRequest,
     MfaChallengeOut,
     MfaCodeRequest,
+    MfaPasskeyRequest,
     MfaTokenRequest,
-    MfaVerifyRequest,
     RefreshRequest,
     TokensOut,
     TotpEnrollmentOut,
@@ -40,10 +40,9 @@ def login(body: LoginRequest, service: AuthServiceDep) -> MfaChallengeOut:
     responses=error_responses(401, 422, 503, 429),
     summary="Step two: a TOTP code, an unused recovery code or a passkey",
 )
-def verify_mfa(body: MfaVerifyRequest, service: PasskeyServiceDep) -> TokensOut:
-    if body.credential is not None:
+def verify_mfa(body: MfaCodeRequest | MfaPasskeyRequest, service: PasskeyServiceDep) -> TokensOut:
+    if isinstance(body, MfaPasskeyRequest):
         return TokensOut.model_validate(service.verify_mfa_passkey(body.mfa_token, body.credential))
-    assert body.code is not None  # the request model admits exactly one of the two
     return TokensOut.model_validate(service.verify_mfa(body.mfa_token, body.code))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from authapi.core.schemas import StrictBody, example
 from authapi.http_errors import ErrorCode
@@ -38,25 +38,16 @@ class MfaCodeRequest(StrictBody):
     code: Code
 
 
-class MfaVerifyRequest(StrictBody):
-    """A TOTP or recovery `code`, or a passkey's `credential` (exactly one)."""
-
-    model_config = example(mfa_token="eyJhbGciOiJFZERTQSIs...", code="123456")
+class MfaPasskeyRequest(StrictBody):
+    """Step two with a passkey instead of a code (docs/passkeys.md)."""
 
     mfa_token: TokenString
-    code: Code | None = None
     credential: Annotated[
-        dict[str, Any] | None,
+        dict[str, Any],
         Field(
-            description="A passkey's `PublicKeyCredential.toJSON()` (AuthenticationResponseJSON)."
+            description="The passkey's `PublicKeyCredential.toJSON()` (AuthenticationResponseJSON)."
         ),
-    ] = None
-
-    @model_validator(mode="after")
-    def _one_factor(self) -> MfaVerifyRequest:
-        if (self.code is None) == (self.credential is None):
-            raise ValueError("send exactly one of code and credential")
-        return self
+    ]
 
 
 class RefreshRequest(StrictBody):
