@@ -7,7 +7,8 @@ has: no 5xx; a documented status code, content type, headers and body; schema-va
 data accepted and schema-invalid data refused (so the document states what the server
 enforces); auth not ignored. The one allowance: a schema-valid request that breaks a
 rule JSON Schema cannot state (the password policy beyond its length, an email address
-the validator refuses, a cursor this server did not issue) may be answered 422 naming
+the validator refuses, a cursor this server did not issue, a passkey credential that does
+not verify) may be answered 422 naming
 that rule; the document describes those rules.
 
 Each (operation, caller) is its own test with a fresh moto and a fresh app. The
@@ -44,7 +45,7 @@ pytestmark = pytest.mark.fuzz
 MAX_EXAMPLES = int(os.environ.get("AUTHAPI_FUZZ_EXAMPLES", "40"))
 
 # Rules JSON Schema cannot state, answered 422 with a detail naming the field ...
-RULES_BEYOND_THE_SCHEMA = ("password: ", "email: ", "cursor: ")
+RULES_BEYOND_THE_SCHEMA = ("password: ", "email: ", "cursor: ", "credential: ")
 # ... and the body limit (16 KiB of bytes on the wire, whatever the fields' lengths),
 # answered 413 before any field is read.
 BODY_TOO_LARGE = 413
