@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
 from fastapi.testclient import TestClient
 
 from authapi.core.config import Settings
+from authapi.security.throttle import MFA_TOKEN_FAILURES
 from tests.passkey_authenticator import ORIGIN, SoftAuthenticator
 from tests.support import PASSWORD, Account, Directory, table_items
 
@@ -276,6 +278,25 @@ class TestPasswordless:
             assert passwordless(client, authenticator, **knobs).status_code == 401
         assert passwordless(client, authenticator).status_code == 429
 
+    def test_a_sign_in_refills_the_failure_budget(
+        self, client: TestClient, directory: Directory, settings: Settings
+    ) -> None:
+        """NIST 800-63B 5.2.2: the same session transaction as a TOTP sign-in, which
+        refills the budget the failures before it spent."""
+        account = directory.user()
+        authenticator = add_passkey(client, account)
+        for _ in range(3):
+            assert passwordless(client, authenticator, uv=False).status_code == 401
+
+        def failures() -> Any:
+            key = {"pk": {"S": f"USER#{account.id}"}, "sk": {"S": "USER"}}
+            user = boto3.client("dynamodb").get_item(TableName=settings.table_name, Key=key)
+            return user["Item"].get("login_failures", {}).get("N")
+
+        assert failures() == "3"
+        assert passwordless(client, authenticator).status_code == 200
+        assert failures() is None
+
     def test_a_challenge_works_once(self, client: TestClient, directory: Directory) -> None:
         """ASVS 5.0 6.6.x / NIST 800-63B 5.2.8: replay resistance."""
         account = directory.user()
@@ -366,6 +387,21 @@ class TestSecondFactor:
             "/auth/mfa/verify", json={"mfa_token": token, "credential": authenticator.get(again)}
         )
         assert second.status_code == 401
+
+    def test_an_mfa_token_has_its_own_small_budget_for_passkeys_too(
+        self, client: TestClient, directory: Directory
+    ) -> None:
+        """ASVS 5.0 6.3.1: the same per-token budget as TOTP codes."""
+        account = directory.user()
+        authenticator = add_passkey(client, account)
+        token = mfa_token(client, account)
+        for _ in range(MFA_TOKEN_FAILURES):
+            options = mfa_options(client, token)
+            bad = authenticator.get(options, origin="https://evil.example")
+            answer = client.post("/auth/mfa/verify", json={"mfa_token": token, "credential": bad})
+            assert answer.status_code == 401
+        spent = client.post("/auth/mfa/passkey/options", json={"mfa_token": token})
+        assert (spent.status_code, spent.json()["code"]) == (401, "NOT_AUTHENTICATED")
 
     def test_another_users_credential_is_refused(
         self, client: TestClient, directory: Directory
