@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .report import BENCHMARKS, Target, machine_section
+from .report import BENCHMARKS, Target, machine_section, markdown_table, wrap_prose
 
 
 @dataclass(frozen=True)
@@ -133,15 +133,12 @@ SECTIONS: dict[str, Callable[[bool], tuple[str, list[Target]]]] = {
 
 def summary(outcomes: dict[str, Outcome]) -> str:
     rows = [
-        f"| {goal.name} | {goal.goal} | {goal.measured} | {'met' if goal.met else '**not met**'} |"
+        (goal.name, goal.goal, goal.measured, "met" if goal.met else "**not met**")
         for outcome in outcomes.values()
         for goal in outcome.targets
     ]
-    return (
-        "## Targets\n\n| Figure | Target | Measured | Result |\n|---|---|---|---|\n"
-        + "\n".join(rows)
-        + "\n"
-    )
+    table = markdown_table(["Figure", "Target", "Measured", "Result"], rows, text_columns=4)
+    return f"## Targets\n\n{table}\n"
 
 
 def document(outcomes: dict[str, Outcome], quick: bool) -> str:
@@ -157,15 +154,15 @@ def document(outcomes: dict[str, Outcome], quick: bool) -> str:
         "# Benchmarks\n"
         f"{warning}\n"
         "Written by `make bench` (`.venv/bin/python -m bench`): every figure in this file "
-        f"comes from that one run ({total / 60:.1f} min: {durations}). Each section says how "
-        "it measures and how to rerun it alone. Times are medians with their spread; each "
-        "sits beside a floor measured in the same run. Other work on the machine moves "
-        "these figures: compare rows of one run with each other.\n",
-        machine_section(),
+        f"comes from that one run ({total / 60:.1f} min: {durations}). Times are medians "
+        "with their spread, each beside a floor measured in the same run; other work on the "
+        "machine moves them, so compare rows of one run with each other. How each is "
+        "measured: [docs/benchmarks.md](docs/benchmarks.md).\n",
         summary(outcomes),
+        machine_section(),
         *(outcome.text for outcome in outcomes.values()),
     ]
-    return "\n".join(part.rstrip("\n") + "\n" for part in parts)
+    return wrap_prose("\n".join(part.rstrip("\n") + "\n" for part in parts))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,14 +28,13 @@ from authapi.core import secrets  # noqa: E402
 from authapi.core.config import Settings  # noqa: E402
 from authapi.main import create_app  # noqa: E402
 from tests.passkey_authenticator import SoftAuthenticator  # noqa: E402
-from tests.support import Clock, table_items  # noqa: E402
+from tests.support import Clock  # noqa: E402
 
 from . import lambda_events, warm_latency  # noqa: E402
-from .capacity import Cost, Table, cost, key_of  # noqa: E402
+from .capacity import Cost, spending  # noqa: E402
 from .inprocess import patched_clock, service_in_moto  # noqa: E402
 from .lambda_events import LambdaContext  # noqa: E402
-from .report import Target, publish, section_parser  # noqa: E402
-from .sdk_calls import recording  # noqa: E402
+from .report import Target, markdown_table, publish, section_parser  # noqa: E402
 
 SECTION = "## AWS calls and DynamoDB capacity per endpoint"
 
@@ -53,20 +52,14 @@ class Results:
     first_request: Row
 
 
-def _table(settings: Settings) -> Table:
-    """Every item by key (a benchmark-only Scan, outside any request)."""
-    return {key_of(item): item for item in table_items(settings.table_name)}
-
-
 def _recorded(
     handler: Any, settings: Settings, event: dict[str, Any], expected: int
 ) -> tuple[dict[str, Any], Cost]:
-    before = _table(settings)
-    with recording() as recorder:
+    with spending(settings.table_name) as spent:
         result: dict[str, Any] = handler(event, LambdaContext())
     if result["statusCode"] != expected:
         raise RuntimeError(f"expected {expected}, got {result['statusCode']}: {result.get('body')}")
-    return result, cost(recorder.calls, before, _table(settings))
+    return result, spent.cost
 
 
 def _passwordless(handler: Any, settings: Settings, state: warm_latency.State) -> Row:
@@ -130,17 +123,20 @@ def _units(value: float) -> str:
 
 
 def table(results: Results) -> str:
-    lines = [
-        "| Endpoint | Case | Calls | Reads (RCU) | Writes (WCU) |",
-        "|---|---|---|--:|--:|",
-    ]
-    for row in [*results.rows, results.first_request]:
-        spent = row.cost
-        lines.append(
-            f"| `{row.endpoint}` | {row.note} | {spent.label() or 'none'} "
-            f"| {_units(spent.read_units)} | {_units(spent.write_units)} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["Endpoint", "Case", "Calls", "Reads (RCU)", "Writes (WCU)"],
+        (
+            (
+                f"`{row.endpoint}`",
+                row.note,
+                row.cost.label() or "none",
+                _units(row.cost.read_units),
+                _units(row.cost.write_units),
+            )
+            for row in [*results.rows, results.first_request]
+        ),
+        text_columns=3,
+    )
 
 
 def _row(results: Results, endpoint: str, note: str = "") -> Row:
@@ -185,17 +181,12 @@ def section(results: Results) -> str:
 How to run: `make bench` (all sections) or `.venv/bin/python -m bench.aws_calls`
 (this section only).
 
-One request per endpoint, as in the warm-latency benchmark, after a warm-up pass, with
-every botocore call recorded; the last row is a container's first request (nothing
-cached), which also reads both key sets from SSM in one `GetParameters` (then again
-every 5 minutes per container). Capacity is computed from the sizes of the items read
-and written (moto reports constants): strongly consistent reads are 1 RCU per 4 KB,
-index queries eventually consistent (half); writes 1 WCU per 1 KB of the larger of the
-old and new item, plus the `by-kind` index entry when the write changes it (the index
-projects only the listed attributes, so sign-ins and failed logins skip it);
-transactions count double. The passwordless row signs in with a passkey registered
-beforehand (untimed) at the relying party of the events' execute-api host.
-tests/storage/test_call_budget.py asserts the budgets in the suite.
+One request per endpoint after a warm-up pass, every botocore call recorded; the last
+row is a container's first request, which also reads the key sets from SSM. Capacity
+units are computed from the sizes of the items read and written, by DynamoDB's rounding
+rules; `tests/storage/test_call_budget.py` asserts the budgets. The passwordless row
+signs in with a passkey registered beforehand (untimed). Method:
+[docs/benchmarks.md](docs/benchmarks.md#aws-calls).
 
 {table(results)}
 """

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import base64
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from authapi.core.db import LISTED_ATTRIBUTES
+from tests.support import table_items
 
-from .sdk_calls import Call
+from .sdk_calls import Call, recording
 
 INDEX_PARTITION_KEY = "gsi1pk"
 INDEX_KEYS = ("gsi1pk", "gsi1sk")
@@ -171,3 +174,29 @@ def cost(calls: list[Call], before: Table, after: Table) -> Cost:
         else:
             raise ValueError(f"no capacity rule for {call.operation}")
     return Cost(tuple(call.operation for call in calls), reads, writes)
+
+
+def snapshot(table_name: str) -> Table:
+    """Every item by key (a benchmark-only Scan, outside any request)."""
+    return {key_of(item): item for item in table_items(table_name)}
+
+
+@dataclass
+class Spending:
+    """What a block of code did to AWS: its calls, and (once the block has ended) the
+    capacity they consumed."""
+
+    calls: list[Call] = field(default_factory=list)
+    cost: Cost = field(default_factory=lambda: Cost((), 0.0, 0.0))
+
+
+@contextmanager
+def spending(table_name: str) -> Iterator[Spending]:
+    """Record every AWS call of the block and price it against the table's items before
+    and after (the write units of an item depend on both)."""
+    before = snapshot(table_name)
+    spent = Spending()
+    with recording() as recorder:
+        yield spent
+    spent.calls = recorder.calls
+    spent.cost = cost(recorder.calls, before, snapshot(table_name))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from infra.template import function_memory_mb
 
+from .report import markdown_table, publish, section_parser
 from .scale import Profile, measure_profiles, running_service
 
 SECTION = "## Cost per million requests"
@@ -95,11 +96,16 @@ def _usd(value: float) -> str:
 
 
 def million_table(results: Results) -> str:
-    lines = [
-        "| 1M of | Lambda at 512 / 1024 / 1769 MB | Lambda requests | HTTP API | DynamoDB "
-        f"| Total at {function_memory_mb()} MB | Duration at 512 / 1024 / 1769 MB (ms) |",
-        "|---|--:|--:|--:|--:|--:|--:|",
+    header = [
+        "1M of",
+        "Lambda at 512 / 1024 / 1769 MB",
+        "Lambda requests",
+        "HTTP API",
+        "DynamoDB",
+        f"Total at {function_memory_mb()} MB",
+        "Duration at 512 / 1024 / 1769 MB (ms)",
     ]
+    rows = []
     for label, kind in KINDS.items():
         profile = results.profiles[kind]
         bills = [per_million(profile, memory) for memory in MEMORY_SIZES]
@@ -107,12 +113,18 @@ def million_table(results: Results) -> str:
         durations = " / ".join(
             f"{lambda_seconds(profile, memory) * 1000:.0f}" for memory in MEMORY_SIZES
         )
-        lines.append(
-            f"| {label} | {' / '.join(_usd(bill.lambda_compute) for bill in bills)} "
-            f"| {_usd(at_template.lambda_requests)} | {_usd(at_template.api)} "
-            f"| {_usd(at_template.dynamodb)} | **{_usd(at_template.total)}** | {durations} |"
+        rows.append(
+            (
+                label,
+                " / ".join(_usd(bill.lambda_compute) for bill in bills),
+                _usd(at_template.lambda_requests),
+                _usd(at_template.api),
+                _usd(at_template.dynamodb),
+                f"**{_usd(at_template.total)}**",
+                durations,
+            )
         )
-    return "\n".join(lines)
+    return markdown_table(header, rows)
 
 
 @dataclass(frozen=True)
@@ -157,7 +169,7 @@ def example_table(worked: Example) -> str:
         ),
         (f"Cognito Lite (${COGNITO_LITE_MAU} per MAU {free})", worked.cognito_lite),
     ]
-    return "\n".join(f"| {label} | {_usd(value)} |" for label, value in rows)
+    return markdown_table(["", "per month"], ((label, _usd(value)) for label, value in rows))
 
 
 def section(results: Results) -> str:
@@ -173,7 +185,8 @@ ${HTTP_API_PER_MILLION:.2f} per 1M, DynamoDB on-demand ${DYNAMODB_WRITE_PER_MILL
 write and ${DYNAMODB_READ_PER_MILLION} per 1M read request units). A login is two requests
 (password, then code). Capacity units are measured (bench/capacity.py); Lambda durations
 are a **model**: the app's own time measured here, scaled by the CPU share of each memory
-size (a full vCPU at 1,769 MB), plus the time inside AWS calls, unscaled.
+size (a full vCPU at 1,769 MB), plus the time inside AWS calls, unscaled. Method:
+[docs/benchmarks.md](docs/benchmarks.md#cost).
 
 {million_table(results)}
 
@@ -186,8 +199,6 @@ per 10,000 requests): about $0.05 per container kept warm for a month.
 times) and calling the API {EXAMPLE_CALLS:,} times: {worked.sign_ins:,} logins,
 {worked.refreshes:,} refreshes and {worked.calls:,} authenticated calls a month.
 
-| | per month |
-|---|--:|
 {example_table(worked)}
 
 Cognito's price covers sign-in and tokens only: an application behind it still pays for
@@ -199,8 +210,6 @@ events ($0.25 per GB-month).
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .report import publish, section_parser
-
     parser = section_parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="few runs (checks it works)")
     args = parser.parse_args(argv)

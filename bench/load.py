@@ -49,7 +49,17 @@ import pyotp
 from authapi.security.totp import STEP_SECONDS, time_step
 from infra.local import free_port
 
-from .report import ROOT, Stats, Target, ms, publish, require_at_least, section_parser
+from .report import (
+    ROOT,
+    Stats,
+    Target,
+    markdown_table,
+    ms,
+    print_verdicts,
+    publish,
+    require_at_least,
+    section_parser,
+)
 
 SECTION = "## Load (local run)"
 ADMIN_USERNAME = "admin"
@@ -634,25 +644,28 @@ def _error_count(results: Results, kind: str | None = None) -> int:
 
 
 def load_table(results: Results) -> str:
-    lines = [
-        "| Request | Count | Throughput req/s | p50 ms | p90 ms | p99 ms | Max ms | Errors |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
-    ]
     rows: list[tuple[str, int, Stats | None, int]] = [
         (f"`{kind}`", results.counts[kind], results.stats.get(kind), _error_count(results, kind))
         for kind in KINDS
     ]
     rows.append(("Total", sum(results.counts.values()), results.total, _error_count(results)))
-    for label, count, stats, errors in rows:
-        figures = (
-            f"{ms(stats.median)} | {ms(stats.p90)} | {ms(stats.p99)} | {ms(stats.maximum)}"
-            if stats is not None
-            else " |  |  | "
-        )
-        lines.append(
-            f"| {label} | {count} | {count / results.elapsed:.1f} | {figures} | {errors} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["Request", "Count", "Throughput req/s", "p50 ms", "p90 ms", "p99 ms", "Max ms", "Errors"],
+        (
+            (
+                label,
+                count,
+                f"{count / results.elapsed:.1f}",
+                *(
+                    (ms(stats.median), ms(stats.p90), ms(stats.p99), ms(stats.maximum))
+                    if stats is not None
+                    else ("", "", "", "")
+                ),
+                errors,
+            )
+            for label, count, stats, errors in rows
+        ),
+    )
 
 
 def errors_sentence(errors: Mapping[tuple[str, str, str], int]) -> str:
@@ -703,28 +716,13 @@ How to run: `.venv/bin/python -m bench.load [--seconds S] [--users U] [--concurr
 (this section only; this run took {results.wall_seconds:.0f} s in all, start-up, setup
 and shutdown included).
 
-Against the local run (`python -m infra.local`) on 127.0.0.1: one uvicorn process (sync
-routes on its thread pool) with the moto server (DynamoDB and SSM in memory) in the same
-process, and this client on the same {os.cpu_count()}-CPU machine. The figures describe
-that laptop setup, not Lambda (one request per instance at a time, DynamoDB a network
-hop away): compare runs with the same settings with each other. The local run's moto
-takes one lock per write (DynamoDB's per-item atomicity) and a transaction copies only
-the items it touches for its rollback (infra/moto_atomic.py); `bench.soak` checks that
-the run neither grows nor slows through a long session.
-
-Setup, untimed ({results.setup_seconds:.0f} s, {SETUP_CONCURRENCY} users at a time): the
-admin created {results.users} users with `POST /users` and each enrolled TOTP through
-`/auth/login`, `/auth/mfa/setup` and `/auth/mfa/setup/confirm`. {setup_sentence(results)}
-Load: {results.concurrency} concurrent asyncio workers on one httpx2 client (keep-alive
-connections) for {results.seconds:g} s ({results.elapsed:.1f} s until the last answer).
-Each round of a worker signs a user in, if one is due, with the two-step login
-(`POST /auth/login`, then `POST /auth/mfa/verify` with the current TOTP code), then calls
-`GET /users/me` {ME_PER_ROUND} times with that user's new access token, or with the
-token of an earlier sign-in when nobody is due. Every user is due once per
-{STEP_SECONDS} s, the users' turns spread evenly over that time, since a TOTP code works
-once (a user cannot sign in twice within one {STEP_SECONDS}-second step). Latency:
-`time.perf_counter` around each request at the client, errors included; throughput:
-answers per second of the load phase.
+The local run (uvicorn with moto in one process) and this client on the same
+{os.cpu_count()}-CPU machine: the figures describe that laptop setup, not Lambda. Setup,
+untimed ({results.setup_seconds:.0f} s): {results.users} users created and enrolled
+through the API. {setup_sentence(results)} Then {results.concurrency} asyncio workers
+for {results.seconds:g} s ({results.elapsed:.1f} s until the last answer), each round a
+two-step sign-in when a user is due (once per {STEP_SECONDS} s) and {ME_PER_ROUND}
+`GET /users/me`. Method: [docs/benchmarks.md](docs/benchmarks.md#load).
 
 | Setting | Value |
 |---|---|
@@ -781,9 +779,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Load benchmark failed: {exc}", file=sys.stderr)
         return 1
     publish(args.output, section(results))
-    for target in targets(results):
-        verdict = "met" if target.met else "NOT met"
-        print(f"{target.name}: {target.measured} (goal {target.goal}): {verdict}")
+    print_verdicts(targets(results))
     return 0
 
 

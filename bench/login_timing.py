@@ -38,7 +38,7 @@ from tests.support import Clock  # noqa: E402
 from . import lambda_events  # noqa: E402
 from .inprocess import create_enrolled_user, patched_clock, service_in_moto  # noqa: E402
 from .lambda_events import LambdaContext  # noqa: E402
-from .report import Stats, Target, ms, publish, ratio, require_at_least, section_parser  # noqa: E402
+from .report import Stats, Target, markdown_table, ms, ratio, runs_command  # noqa: E402
 from .sdk_calls import SdkTimer, timed_sdk  # noqa: E402
 
 SECTION = "## Login timing (user enumeration, ASVS 5.0 6.3.8)"
@@ -225,32 +225,49 @@ def _deviation(value: float, reference: float) -> str:
 def timing_table(results: Results) -> str:
     success_key = {"POST /auth/login": "login_ok", "POST /token": "token_ok"}
     wrong_key = {"POST /auth/login": "login_wrong", "POST /token": "token_wrong"}
-    lines = [
-        "| Endpoint | Case | Median ms | p10 ms | p90 ms | Min ms | Max ms "
-        "| Median / success | Median / wrong password | Own median ms | Own / wrong password |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    header = [
+        "Endpoint",
+        "Case",
+        "Median ms",
+        "p10 ms",
+        "p90 ms",
+        "Min ms",
+        "Max ms",
+        "Median / success",
+        "Median / wrong password",
+        "Own median ms",
+        "Own / wrong password",
     ]
+    rows: list[tuple[str, ...]] = []
     for case in results.cases:
         stats = results.requests[case.key]
         own = results.own[case.key].median
         success = results.requests[success_key[case.endpoint]].median
         wrong = results.requests[wrong_key[case.endpoint]].median
         own_wrong = results.own[wrong_key[case.endpoint]].median
-        lines.append(
-            f"| `{case.endpoint}` | {case.label} | {ms(stats.median)} | {ms(stats.p10)} "
-            f"| {ms(stats.p90)} | {ms(stats.minimum)} | {ms(stats.maximum)} "
-            f"| {ratio(stats.median, success)} | {ratio(stats.median, wrong)} "
-            f"| {ms(own)} | {ratio(own, own_wrong)} |"
+        rows.append(
+            (
+                f"`{case.endpoint}`",
+                case.label,
+                *_spread(stats),
+                ratio(stats.median, success),
+                ratio(stats.median, wrong),
+                ms(own),
+                ratio(own, own_wrong),
+            )
         )
     for label, stats in (
         ("`hash_password` (argon2id)", results.hash_stats),
         ("`verify_password` (argon2id)", results.verify_stats),
     ):
-        lines.append(
-            f"| {label} | direct call | {ms(stats.median)} | {ms(stats.p10)} "
-            f"| {ms(stats.p90)} | {ms(stats.minimum)} | {ms(stats.maximum)} | | | | |"
-        )
-    return "\n".join(lines)
+        rows.append((label, "direct call", *_spread(stats), "", "", "", ""))
+    return markdown_table(header, rows, text_columns=2)
+
+
+def _spread(stats: Stats) -> tuple[str, ...]:
+    return tuple(
+        ms(value) for value in (stats.median, stats.p10, stats.p90, stats.minimum, stats.maximum)
+    )
 
 
 def interpretation(results: Results, tolerance: float = TOLERANCE) -> str:
@@ -332,15 +349,10 @@ def section(results: Results) -> str:
 How to run: `make bench` (all sections) or `.venv/bin/python -m bench.login_timing --runs N`
 (this section only).
 
-{results.runs} timed requests per case after one untimed warm-up of each, interleaved in
-a rotating order; {results.elapsed:.0f} s in total. Requests go through Mangum with API
-Gateway HTTP API v2 events (from `tests/events`) into the FastAPI app, against an
-in-process moto DynamoDB and SSM; times are `time.perf_counter` around the handler call.
-Wrong-password and unknown-user requests on `/token` carry a wrong code; `/token`
-success moves the service clock one TOTP step forward before each request. Hash
-parameters: `{results.hash_parameters}`. "Own" is the request's time minus the time
-inside AWS calls (botocore, which here includes moto's emulation of DynamoDB): what
-the service itself spends, argon2id included.
+{results.runs} timed requests per case through Mangum against an in-process moto, cases
+interleaved, {results.elapsed:.0f} s in all; hash parameters `{results.hash_parameters}`.
+"Own" is the request's time minus the time inside AWS calls: what the service itself
+spends, argon2id included. Method: [docs/benchmarks.md](docs/benchmarks.md#login-timing).
 
 {timing_table(results)}
 
@@ -363,20 +375,18 @@ def own_time_sentence(results: Results) -> str:
     return (
         "Unknown user against wrong password, medians: "
         + "; ".join(parts)
-        + ". Both cases make the same calls (two consistent reads, the failure recorded, "
-        "an audit event); what differs is the item they touch (the user's, or "
-        "the unknown name's small budget item), and moto's time for that is part of the "
-        "AWS calls, not of the service. Against DynamoDB those calls are network round "
-        "trips of the same kind and size class."
+        + ". Both make the same AWS calls on items of the same size class."
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = section_parser(__doc__, runs=DEFAULT_RUNS, runs_help="timed requests per case")
-    args = parser.parse_args(argv)
-    require_at_least(parser, "--runs", args.runs, 5)
-    publish(args.output, section(measure(args.runs)))
-    return 0
+main = runs_command(
+    __doc__,
+    default_runs=DEFAULT_RUNS,
+    runs_help="timed requests per case",
+    minimum_runs=5,
+    measure=measure,
+    section=section,
+)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from infra.template import function_memory_mb
 
 from . import lambda_events
 from .cold_start import lambda_environment, moto_server
-from .report import ROOT, Stats, Target, publish, require_at_least, run_driver, section_parser
+from .report import ROOT, Stats, Target, markdown_table, run_driver, runs_command
 
 SECTION = "## Peak memory"
 DEFAULT_RUNS = 5
@@ -254,12 +254,13 @@ def table(results: Results) -> str:
         ("floor: one `GET /ping` answered", results.floor_peak),
         ("floor: after its imports and the DynamoDB client", results.floor_imported),
     ]
-    lines = ["| Process | Median MiB | Min-max MiB |", "|---|--:|--:|"]
-    for label, stats in rows:
-        lines.append(
-            f"| {label} | {_mib(stats.median)} | {_mib(stats.minimum)}-{_mib(stats.maximum)} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["Process", "Median MiB", "Min-max MiB"],
+        (
+            (label, _mib(stats.median), f"{_mib(stats.minimum)}-{_mib(stats.maximum)}")
+            for label, stats in rows
+        ),
+    )
 
 
 def targets(results: Results) -> list[Target]:
@@ -283,40 +284,31 @@ def section(results: Results) -> str:
 
 How to run: `.venv/bin/python -m bench.memory --runs N` (this section only).
 
-Peak resident set size (VmHWM in `/proc/self/status`; not `ru_maxrss`, which on Linux
-keeps the RSS of the forking parent across exec) of fresh processes, {results.runs} per
-kind after one untimed round, the kinds taking turns in a rotating order. Each is
-{results.python} from the project venv (not the built Lambda package on the runtime's
-Python: the libraries are the same, the interpreter version may not be) with only the
-app in it: DynamoDB and SSM are a moto server on loopback in another process. The
-service process has the function's environment (with `AWS_LAMBDA_FUNCTION_NAME`, so the
-import runs the container warm-up: SSM key sets, DynamoDB connection, the dummy
-argon2id hash), imports `authapi.main` and calls its handler with API Gateway HTTP API
-v2 events: `POST /auth/login`, `POST /auth/mfa/verify` (an enrolled user's current TOTP
-code) and `GET /users/me` with the access token it got. A third kind of process only
-imports `authapi.main`, without the warm-up. The floor process imports fastapi, mangum
-and botocore, creates a DynamoDB client and serves one `GET /ping` through a one-route
-FastAPI app behind Mangum. The function's memory setting (`MemorySize` in
-template.yaml): {memory}.
+Peak resident set size (VmHWM) of fresh {results.python} processes, {results.runs} per
+kind, with moto in another process. The service process imports `authapi.main` with the
+Lambda container warm-up and serves a two-step login and `GET /users/me`; the floor
+imports fastapi, mangum and botocore and serves one `GET /ping`. The function's memory
+setting (`MemorySize` in template.yaml): {memory}. Method:
+[docs/benchmarks.md](docs/benchmarks.md#peak-memory).
 
 {table(results)}
 
 The service's peak is {_mib(difference)} MiB above the floor's (medians): importing
 `authapi.main` costs {_mib(import_cost)} MiB more than the floor's imports and client, the
 container warm-up {_mib(warm_up)} MiB more than the import, and serving the three requests
-{_mib(serving)} MiB more than that. The warm-up makes the DynamoDB and SSM clients and the
-dummy argon2id hash; an argon2id hash or verification holds its memory cost
-({results.argon2_memory_kib / 1024:.0f} MiB, m={results.argon2_memory_kib} KiB) while it
-runs. {headroom}
+{_mib(serving)} MiB more than that (an argon2id check holds
+{results.argon2_memory_kib / 1024:.0f} MiB while it runs). {headroom}
 """
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = section_parser(__doc__, runs=DEFAULT_RUNS, runs_help="processes per kind")
-    args = parser.parse_args(argv)
-    require_at_least(parser, "--runs", args.runs, 1)
-    publish(args.output, section(measure(args.runs)))
-    return 0
+main = runs_command(
+    __doc__,
+    default_runs=DEFAULT_RUNS,
+    runs_help="processes per kind",
+    minimum_runs=1,
+    measure=measure,
+    section=section,
+)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ import re
 import statistics
 import subprocess
 import sys
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "BENCHMARKS.md"
@@ -70,6 +71,20 @@ def mib(size: float) -> str:
 
 def ratio(value: float, reference: float) -> str:
     return f"{value / reference:.2f}"
+
+
+def markdown_table(
+    header: Sequence[str], rows: Iterable[Sequence[object]], *, text_columns: int = 1
+) -> str:
+    """A Markdown table: the first `text_columns` columns left-aligned (labels), the
+    others right-aligned (figures), so that every section's tables read alike."""
+    rule = "|" + "|".join(["---"] * text_columns + ["--:"] * (len(header) - text_columns)) + "|"
+    lines = [_table_row(header), rule, *(_table_row(row) for row in rows)]
+    return "\n".join(lines)
+
+
+def _table_row(cells: Iterable[object]) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
 # ---- the machine ------------------------------------------------------------------------------
@@ -141,6 +156,26 @@ def machine_section() -> str:
 
 # ---- the file ---------------------------------------------------------------------------------
 
+# Sentences built from figures come out as one long line; folded, the file reads in a
+# terminal and a rerun's diff shows which figures moved.
+PROSE_WIDTH = 92
+
+
+def wrap_prose(text: str) -> str:
+    """Fold prose lines longer than PROSE_WIDTH; tables, headings and code stay as they are."""
+    folded: list[str] = []
+    in_code = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or len(line) <= PROSE_WIDTH or line.startswith(("|", "#", "    ")):
+            folded.append(line)
+        else:
+            folded.extend(
+                textwrap.wrap(line, PROSE_WIDTH, break_long_words=False, break_on_hyphens=False)
+            )
+    return "\n".join(folded) + ("\n" if text.endswith("\n") else "")
+
 
 def write_section(path: Path, text: str) -> None:
     """Replace the section whose "## " heading is `text`'s first line (up to the next
@@ -151,7 +186,7 @@ def write_section(path: Path, text: str) -> None:
     current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     lines = current.splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if line.rstrip() == heading), None)
-    body = text.rstrip("\n") + "\n"
+    body = wrap_prose(text.rstrip("\n") + "\n")
     if start is None:
         updated = current.rstrip("\n") + "\n\n" + body
     else:
@@ -197,6 +232,43 @@ def require_at_least(
 ) -> None:
     if value < minimum:
         parser.error(f"{option} must be at least {minimum:g}")
+
+
+_Results = TypeVar("_Results")
+
+
+class Command(Protocol):
+    """A module's `main`: its command-line arguments in, an exit status out."""
+
+    def __call__(self, argv: list[str] | None = None) -> int: ...
+
+
+def runs_command(
+    doc: str | None,
+    *,
+    default_runs: int,
+    runs_help: str,
+    minimum_runs: int,
+    measure: Callable[[int], _Results],
+    section: Callable[[_Results], str],
+) -> Command:
+    """The `main` of a module whose only option is how many times it repeats:
+    measure, then write its section."""
+
+    def main(argv: list[str] | None = None) -> int:
+        parser = section_parser(doc, runs=default_runs, runs_help=runs_help)
+        args = parser.parse_args(argv)
+        require_at_least(parser, "--runs", args.runs, minimum_runs)
+        publish(args.output, section(measure(args.runs)))
+        return 0
+
+    return main
+
+
+def print_verdicts(targets: Iterable[Target]) -> None:
+    for target in targets:
+        verdict = "met" if target.met else "NOT met"
+        print(f"{target.name}: {target.measured} (goal {target.goal}): {verdict}")
 
 
 def publish(output: Path, text: str) -> None:

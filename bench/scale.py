@@ -40,11 +40,11 @@ from authapi.audit.models import AUDIT_SHARDS  # noqa: E402
 from authapi.core.config import Settings  # noqa: E402
 from authapi.main import create_app  # noqa: E402
 from infra.template import load_template  # noqa: E402
-from tests.support import Clock, table_items  # noqa: E402
+from tests.support import Clock  # noqa: E402
 
-from .capacity import Cost, cost, key_of  # noqa: E402
+from .capacity import spending  # noqa: E402
 from .inprocess import create_enrolled_user, patched_clock, service_in_moto  # noqa: E402
-from .report import Target, publish, section_parser  # noqa: E402
+from .report import Target, markdown_table, publish, section_parser  # noqa: E402
 from .sdk_calls import Call, SdkTimer, recording, timed_sdk  # noqa: E402
 
 SECTION = "## Scale: ceilings and an attacker's burst"
@@ -123,20 +123,17 @@ class Service:
         return tokens
 
     def measured(self, name: str, requests: int, run: Callable[[], None]) -> Profile:
-        before = {key_of(item): item for item in table_items(self.settings.table_name)}
         timer = SdkTimer()
-        with recording() as recorder, timed_sdk(timer):
+        with spending(self.settings.table_name) as spent, timed_sdk(timer):
             started = time.perf_counter()
             run()
             seconds = time.perf_counter() - started
-        after = {key_of(item): item for item in table_items(self.settings.table_name)}
-        spent: Cost = cost(recorder.calls, before, after)
-        dynamodb = [call for call in recorder.calls if call.service == "dynamodb"]
+        dynamodb = [call for call in spent.calls if call.service == "dynamodb"]
         return Profile(
             name,
             requests,
-            spent.read_units,
-            spent.write_units,
+            spent.cost.read_units,
+            spent.cost.write_units,
             _index_writes(dynamodb),
             seconds,
             timer.seconds,
@@ -392,10 +389,7 @@ def _rate(value: float) -> str:
 def ceilings_table(results: Results) -> str:
     sign_in = results.profiles["sign-in (two steps)"]
     me = results.profiles["GET /users/me"]
-    lines = [
-        "| Limit | sign-ins/s, before | sign-ins/s, after | `GET /users/me`/s |",
-        "|---|--:|--:|--:|",
-    ]
+    rows = []
     before = {c.limit.split(":")[0]: c for c in ceilings(sign_in, 1)}
     after = {c.limit.split(":")[0]: c for c in ceilings(sign_in, AUDIT_SHARDS)}
     reads = {c.limit: c for c in ceilings(me, AUDIT_SHARDS)}
@@ -408,36 +402,45 @@ def ceilings_table(results: Results) -> str:
             )
         )
         me_rate = reads.get(ceiling.limit)
-        lines.append(
-            f"| {label} | {_rate(before[name].per_second)} | {_rate(ceiling.per_second)} "
-            f"| {_rate(me_rate.per_second) if me_rate else 'n/a'} |"
+        rows.append(
+            (
+                label,
+                _rate(before[name].per_second),
+                _rate(ceiling.per_second),
+                _rate(me_rate.per_second) if me_rate else "n/a",
+            )
         )
-    return "\n".join(lines)
+    return markdown_table(
+        ["Limit", "sign-ins/s, before", "sign-ins/s, after", "`GET /users/me`/s"], rows
+    )
 
 
 def profiles_table(results: Results) -> str:
-    lines = [
-        "| Request type | HTTP requests | RCU | WCU | index writes | in-process time (ms) |",
-        "|---|--:|--:|--:|--:|--:|",
-    ]
-    for profile in results.profiles.values():
-        lines.append(
-            f"| {profile.name} | {profile.requests} | {profile.read_units:g} "
-            f"| {profile.write_units:g} | {profile.index_writes} | {profile.seconds * 1000:.1f} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["Request type", "HTTP requests", "RCU", "WCU", "index writes", "in-process time (ms)"],
+        (
+            (
+                profile.name,
+                profile.requests,
+                f"{profile.read_units:g}",
+                f"{profile.write_units:g}",
+                profile.index_writes,
+                f"{profile.seconds * 1000:.1f}",
+            )
+            for profile in results.profiles.values()
+        ),
+    )
 
 
 def hottest_table(results: Results) -> str:
-    lines = [
-        "| Design | Where | Hottest key | Its writes in its busiest second | Its share of all |",
-        "|---|---|---|--:|--:|",
-    ]
-    for hot in results.hottest:
-        lines.append(
-            f"| {hot.design} | {hot.where} | `{hot.key}` | {hot.busiest_second} | {hot.share:.0%} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["Design", "Where", "Hottest key", "Its writes in its busiest second", "Its share of all"],
+        (
+            (hot.design, hot.where, f"`{hot.key}`", hot.busiest_second, f"{hot.share:.0%}")
+            for hot in results.hottest
+        ),
+        text_columns=3,
+    )
 
 
 def _binding(results: Results, shards: int) -> Ceiling:
@@ -494,9 +497,8 @@ How to run: `make bench` (all sections) or `.venv/bin/python -m bench.scale` (th
 section and the numbers in docs/capacity.md, which explains the model).
 
 {tables(results)}
-What this shows and what it cannot: the simulation counts writes by key in moto, so it
-shows where writes land and how the shares move; it cannot show DynamoDB's adaptive
-capacity, throttling or latency under real load, which only a load test in AWS shows.
+The simulation shows where writes land in moto, not DynamoDB's adaptive capacity or
+latency under real load. Method: [docs/benchmarks.md](docs/benchmarks.md#scale).
 """
 
 

@@ -40,7 +40,6 @@ from authapi.security.totp import time_step
 from .load import (
     ME,
     REQUEST_TIMEOUT_SECONDS,
-    SETUP_CONCURRENCY,
     LoadError,
     LocalRun,
     Recorder,
@@ -55,7 +54,18 @@ from .load import (
     sign_in,
     tail,
 )
-from .report import Stats, Target, mib, ms, publish, ratio, require_at_least, section_parser
+from .report import (
+    Stats,
+    Target,
+    markdown_table,
+    mib,
+    ms,
+    print_verdicts,
+    publish,
+    ratio,
+    require_at_least,
+    section_parser,
+)
 
 SECTION = "## Soak (local run)"
 DEFAULT_USERS = 1_000
@@ -334,19 +344,29 @@ def _mib(size: int | None) -> str:
 
 
 def windows_table(results: Results) -> str:
-    lines = [
-        "| Authenticated requests | p50 ms | p99 ms | Max ms | Sign-ins | Sign-in p50 ms "
-        "| Local run RSS at its end |",
-        "|---|--:|--:|--:|--:|--:|--:|",
-    ]
-    for window in results.windows:
-        signs = window.sign_ins
-        lines.append(
-            f"| {window.first}-{window.last} | {ms(window.stats.median)} | {ms(window.stats.p99)}"
-            f" | {ms(window.stats.maximum)} | {signs.count if signs else 0}"
-            f" | {ms(signs.median) if signs else ''} | {_mib(window.rss)} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        [
+            "Authenticated requests",
+            "p50 ms",
+            "p99 ms",
+            "Max ms",
+            "Sign-ins",
+            "Sign-in p50 ms",
+            "Local run RSS at its end",
+        ],
+        (
+            (
+                f"{window.first}-{window.last}",
+                ms(window.stats.median),
+                ms(window.stats.p99),
+                ms(window.stats.maximum),
+                window.sign_ins.count if window.sign_ins else 0,
+                ms(window.sign_ins.median) if window.sign_ins else "",
+                _mib(window.rss),
+            )
+            for window in results.windows
+        ),
+    )
 
 
 def _drift(results: Results) -> tuple[Window, Window] | None:
@@ -394,21 +414,12 @@ How to run: `.venv/bin/python -m bench.soak [--users U] [--sign-ins S] [--reques
 [--window W] [--concurrency C] [--max-seconds T]` (this section only; this run took
 {results.wall_seconds:.0f} s in all, start-up, setup and shutdown included).
 
-What a developer who leaves `make run` open all day does to it, compressed: the local
-run (`python -m infra.local`, one process with uvicorn and the moto server; see "Load"
-for the setup and what its figures describe) is started once, the admin creates
-{results.users} users and each enrolls TOTP through the API (untimed, {SETUP_CONCURRENCY}
-users at a time: {results.setup_seconds:.0f} s; setup requests retried: {retried}). Then
-{results.concurrency} concurrent workers run {results.sign_ins_asked} rounds: a round
-signs the next user in (`POST /auth/login`, then `POST /auth/mfa/verify` with the
-current TOTP code; the users take turns, a user's next sign-in waits for a new TOTP
-step) and then calls `GET /users/me` with the new access token, {results.requests_asked}
-times in all. Every sign-in writes to the table (a transaction with its session, refresh
-token and TOTP step, and an audit event), so the table grows all along.
-{progress_sentence(results)} Latency: `time.perf_counter` around each request at the
-client; the `GET /users/me` answers in the order they came, by windows of
-{results.window}; the sign-ins (both steps) completed in each window beside them. RSS:
-the local run's process (`/proc/PID/status`).
+A day of `make run`, compressed: one local run; {results.users} users created and
+enrolled (untimed, {results.setup_seconds:.0f} s; retried: {retried}); then
+{results.concurrency} workers sign them in in turns, {results.sign_ins_asked} sign-ins and
+{results.requests_asked} `GET /users/me`, so the table grows all along.
+{progress_sentence(results)} Latency by windows of {results.window} requests, in the order
+they came. Method: [docs/benchmarks.md](docs/benchmarks.md#soak).
 
 {windows_table(results)}
 
@@ -496,9 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Soak benchmark failed: {exc}", file=sys.stderr)
         return 1
     publish(args.output, section(results))
-    for target in targets(results):
-        verdict = "met" if target.met else "NOT met"
-        print(f"{target.name}: {target.measured} (goal {target.goal}): {verdict}")
+    print_verdicts(targets(results))
     return 0
 
 

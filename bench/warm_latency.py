@@ -66,7 +66,7 @@ from tests.support import Clock  # noqa: E402
 from . import lambda_events  # noqa: E402
 from .inprocess import create_enrolled_user, patched_clock, service_in_moto  # noqa: E402
 from .lambda_events import LambdaContext  # noqa: E402
-from .report import Stats, Target, ms, publish, require_at_least, section_parser  # noqa: E402
+from .report import Stats, Target, markdown_table, ms, runs_command  # noqa: E402
 from .sdk_calls import SdkTimer, timed_sdk, wrapped_sdk_calls  # noqa: E402
 
 SECTION = "## Warm latency"
@@ -637,25 +637,39 @@ def _me(results: Results) -> Row:
 
 
 def table(results: Results) -> str:
-    lines = [
-        "| Endpoint | Case | AWS calls | p50 ms | p99 ms | SDK p50 ms | Own p50 ms | Own p99 ms "
-        "| Own p50 / floor |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
-    ]
     floor = results.floor
+    rows: list[tuple[str, ...]] = []
     for row in results.rows:
         low, high = row.calls
-        calls = str(low) if low == high else f"{low}-{high}"
-        lines.append(
-            f"| `{row.case.endpoint}` | {row.case.note} | {calls} | {ms(row.total.median, 2)} "
-            f"| {ms(row.total.p99, 2)} | {ms(row.sdk.median, 2)} | {ms(row.own.median, 2)} "
-            f"| {ms(row.own.p99, 2)} | {row.own.median / floor.median:.1f}x |"
+        rows.append(
+            (
+                f"`{row.case.endpoint}`",
+                row.case.note,
+                str(low) if low == high else f"{low}-{high}",
+                ms(row.total.median, 2),
+                ms(row.total.p99, 2),
+                ms(row.sdk.median, 2),
+                ms(row.own.median, 2),
+                ms(row.own.p99, 2),
+                f"{row.own.median / floor.median:.1f}x",
+            )
         )
-    lines.append(
-        f"| floor: `GET /ping` | one-route FastAPI + Mangum | 0 | {ms(floor.median, 2)} "
-        f"| {ms(floor.p99, 2)} | 0.00 | {ms(floor.median, 2)} | {ms(floor.p99, 2)} | 1.0x |"
+    rows.append(
+        (
+            "floor: `GET /ping`",
+            "one-route FastAPI + Mangum",
+            "0",
+            ms(floor.median, 2),
+            ms(floor.p99, 2),
+            "0.00",
+            ms(floor.median, 2),
+            ms(floor.p99, 2),
+            "1.0x",
+        )
     )
-    return "\n".join(lines)
+    header = ["Endpoint", "Case", "AWS calls", "p50 ms", "p99 ms", "SDK p50 ms"]
+    header += ["Own p50 ms", "Own p99 ms", "Own p50 / floor"]
+    return markdown_table(header, rows, text_columns=2)
 
 
 def targets(results: Results) -> list[Target]:
@@ -692,27 +706,12 @@ def section(results: Results) -> str:
 
 How to run: `.venv/bin/python -m bench.warm_latency --runs N` (this section only).
 
-One warm container in this process: the app built once (`Mangum(create_app(settings))`,
-as `authapi.main` does) and invoked with API Gateway HTTP API v2 events (from
-`tests/events`); {results.runs} timed requests per case after {WARM_UP_ROUNDS} untimed
-warm-up rounds, every case once per round in a rotating order; {results.elapsed:.0f} s in
-total. Times are `time.perf_counter` around the handler call. "SDK" is the wall time
-inside botocore's `_make_api_call` (every DynamoDB call through pynamodb and the SSM
-read), "own" is the rest: Mangum, Starlette/FastAPI, the middleware, validation, tokens,
-the domain code, and writing its log lines (to os.devnull, through a root handler like
-the Lambda runtime's). DynamoDB and SSM are moto in this process, so SDK time here is
-botocore plus moto's emulation, not a network round trip: take the own time and the
-number of AWS calls as what the function costs, not the SDK milliseconds. Only
-successful requests are timed; tokens, mfa tokens and sessions are prepared untimed,
-and the table is restored to the same state before every round, so moto's costs (it
-copies the whole table for every transaction) do not grow from round to round. The
-table holds {USERS} users; `GET /users` asks for a page of {PAGE} (the default page of
-50 would need a bigger table, which makes moto, not the service, much slower). "AWS
-calls" is a range where a request now and then also re-reads the SSM key sets (every 5
-minutes of the service clock, which the benchmark moves one TOTP step forward per
-{POOL} second-factor requests). The floor is a one-route FastAPI app (`GET /ping`, a
-plain `def` like the service's routes) behind `Mangum(app, lifespan="off")`, in the same
-rounds.
+One warm container in this process, invoked through Mangum with API Gateway events:
+{results.runs} timed requests per case after {WARM_UP_ROUNDS} untimed rounds, cases
+interleaved, {results.elapsed:.0f} s in all, {USERS} users in the table. "SDK" is the time
+inside botocore (here moto's emulation too), "own" the rest: read the own time and the
+number of AWS calls as what the function costs. The floor is a one-route FastAPI app
+behind Mangum, in the same rounds. Method: [docs/benchmarks.md](docs/benchmarks.md#warm-latency).
 
 {table(results)}
 
@@ -723,12 +722,14 @@ the median: {target.measured}, {verdict}.
 """
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = section_parser(__doc__, runs=DEFAULT_RUNS, runs_help="timed rounds")
-    args = parser.parse_args(argv)
-    require_at_least(parser, "--runs", args.runs, 5)
-    publish(args.output, section(measure(args.runs)))
-    return 0
+main = runs_command(
+    __doc__,
+    default_runs=DEFAULT_RUNS,
+    runs_help="timed rounds",
+    minimum_runs=5,
+    measure=measure,
+    section=section,
+)
 
 
 if __name__ == "__main__":

@@ -126,6 +126,26 @@ class LocalRun:
             return False
         return True
 
+    def interrupt(self, stop_timeout: float = STOP_TIMEOUT_SECONDS) -> str:
+        """Ctrl-C (SIGINT to the whole process group, as a terminal sends it); asserts that
+        every process of the group ends and the port closes, and returns what the command
+        printed while stopping, which must hold no traceback."""
+        lines_before_stop = len(self.lines)
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running {stop_timeout} s after SIGINT:\n{self.output()}")
+        deadline = time.monotonic() + 5.0
+        while self.group_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not self.group_alive(), f"a process of `{self.command}` outlived Ctrl-C"
+        assert not accepts_connections(self.port), "the API port still accepts connections"
+        self.finish_reading()
+        shutdown_output = "\n".join(self.lines[lines_before_stop:])
+        assert "Traceback" not in shutdown_output, shutdown_output
+        return shutdown_output
+
     def kill(self) -> None:
         if self.group_alive():
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -295,22 +315,8 @@ def test_make_run_serves_the_whole_walk_and_stops_on_ctrl_c(local_run: LocalRun)
             http.get("/users/nonexistent", headers=bearer(admin_tokens)), 404, "USER_NOT_FOUND"
         )
 
-    # Ctrl-C: SIGINT to the whole process group, as a terminal sends it.
     stop_started = time.monotonic()
-    lines_before_stop = len(local_run.lines)
-    os.killpg(local_run.process.pid, signal.SIGINT)
-    try:
-        local_run.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"still running {STOP_TIMEOUT_SECONDS} s after SIGINT:\n{local_run.output()}")
-    deadline = time.monotonic() + 5.0
-    while local_run.group_alive() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not local_run.group_alive(), "a process of `make run` outlived Ctrl-C"
-    assert not accepts_connections(local_run.port), "the API port still accepts connections"
-    local_run.finish_reading()
-    shutdown_output = "\n".join(local_run.lines[lines_before_stop:])
-    assert "Traceback" not in shutdown_output, shutdown_output
+    local_run.interrupt()
     print(f"stopped {time.monotonic() - stop_started:.2f} s after SIGINT")
 
 

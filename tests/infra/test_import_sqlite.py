@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import secrets
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +28,9 @@ from fastapi.testclient import TestClient
 from authapi.core.config import Settings
 from authapi.users import repository
 from authapi.users.domain import Role
+from tests.infra.support import run_script
 from tests.support import table_items
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SUMMARY = re.compile(r"(\d+) imported, (\d+) skipped")
 TUTORIAL_SCHEMA = """
 CREATE TABLE users (
@@ -139,34 +137,7 @@ def tutorial_db(tmp_path: Path) -> TutorialDb:
 def run_import(
     endpoint: str, table_name: str, path: Path | str, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    """The script in a fresh interpreter; the table and endpoint come only from its
-    command line."""
-    env = dict(os.environ)
-    env.pop("AWS_ENDPOINT_URL", None)
-    env.pop("TABLE_NAME", None)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "infra.import_sqlite",
-            str(path),
-            "--endpoint-url",
-            endpoint,
-            "--table",
-            table_name,
-            "--region",
-            "us-east-1",
-            *args,
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
+    return run_script("infra.import_sqlite", endpoint, str(path), "--table", table_name, *args)
 
 
 def stored_users(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -8,18 +8,15 @@ overwrites them, --rotate appends a key, and no key is ever printed.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 from infra.secrets import key_set_parameters
+from tests.infra.support import run_script
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGE = "test2"
 # 256 bits are 43 URL-safe base64 characters.
 MIN_KEY_CHARACTERS = 43
@@ -35,30 +32,7 @@ def parameter(stage: str, which: str) -> str:
 
 
 def run_secrets(endpoint: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    """The script in a fresh interpreter; the endpoint comes only from its command line."""
-    env = dict(os.environ)
-    env.pop("AWS_ENDPOINT_URL", None)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "infra.secrets",
-            "--stage",
-            STAGE,
-            "--endpoint-url",
-            endpoint,
-            "--region",
-            "us-east-1",
-            *extra,
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_script("infra.secrets", endpoint, "--stage", STAGE, *extra)
 
 
 def line_about(name: str, output: str) -> str:

@@ -10,11 +10,8 @@ applies.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -25,9 +22,9 @@ from authapi.core.config import Settings
 from authapi.deps import load_seed_keys
 from authapi.security import seeds
 from authapi.security.passwords import verify_password
+from tests.infra.support import run_script
 from tests.support import Clock, table_items
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "seeded operator passphrase 4Wq"
 QR_CHARACTERS = set("█▀▄ ")
 MIN_QR_LINES = 15
@@ -37,45 +34,8 @@ OTPAUTH_LINE = re.compile(r"otpauth://totp/\S+")
 def run_seed(
     endpoint: str, settings: Settings, *args: str, stdin_text: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The script in a fresh interpreter. The table and endpoint come only from its
-    command line, and standard input is never a terminal."""
-    env = dict(os.environ)
-    env.pop("AWS_ENDPOINT_URL", None)
-    env.pop("TABLE_NAME", None)
-    command = [
-        sys.executable,
-        "-m",
-        "infra.seed_admin",
-        "--endpoint-url",
-        endpoint,
-        "--table",
-        settings.table_name,
-        "--region",
-        "us-east-1",
-        *args,
-    ]
-    if stdin_text is None:
-        return subprocess.run(
-            command,
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
-        )
-    return subprocess.run(
-        command,
-        cwd=REPO_ROOT,
-        env=env,
-        input=stdin_text,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
+    return run_script(
+        "infra.seed_admin", endpoint, "--table", settings.table_name, *args, stdin_text=stdin_text
     )
 
 
