@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
-from authapi.auth.service import AuthenticatedRequest, AuthService
+from authapi.auth.service import AuthService
+from authapi.auth.sessions import AuthenticatedRequest
 from authapi.core import clock, request_context
 from authapi.core.config import Settings, get_settings
 from authapi.core.errors import Forbidden, NotAuthenticated
