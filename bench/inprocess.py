@@ -77,7 +77,7 @@ def create_enrolled_user(
     settings: Settings, username: str, password: str, role: Role = Role.USER
 ) -> tuple[User, str]:
     """A user straight in the table, enrolled in TOTP: the user and their TOTP secret."""
-    from authapi.deps import load_seed_keys
+    from authapi.security.keys import load_totp_secret_keys
     from authapi.users import service
 
     secret = totp.new_secret()
@@ -87,6 +87,6 @@ def create_enrolled_user(
         email=f"{username}@example.com",
         password=password,
         role=role,
-        enrollment=service.Enrollment(secret, [], load_seed_keys(settings)),
+        enrollment=service.Enrollment(secret, [], load_totp_secret_keys(settings)),
     )
     return user, secret

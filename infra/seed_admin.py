@@ -47,8 +47,9 @@ def seed_admin(
     from authapi.core.config import get_settings
     from authapi.core.db import bind
     from authapi.core.errors import EmailTaken, UsernameTaken
-    from authapi.deps import load_seed_keys
-    from authapi.security import codes, totp
+    from authapi.security import totp
+    from authapi.security.keys import load_totp_secret_keys
+    from authapi.security.recovery_codes import new_recovery_codes
     from authapi.users import service
     from authapi.users.domain import Role
 
@@ -58,7 +59,7 @@ def seed_admin(
     if password is None:
         password = generated = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
     secret = totp.new_secret()
-    recovery_codes = codes.new_recovery_codes()
+    recovery_codes = new_recovery_codes()
     try:
         user = service.create_user(
             settings,
@@ -67,7 +68,7 @@ def seed_admin(
             password=password,
             full_name=full_name,
             role=Role.ADMIN,
-            enrollment=service.Enrollment(secret, recovery_codes, load_seed_keys(settings)),
+            enrollment=service.Enrollment(secret, recovery_codes, load_totp_secret_keys(settings)),
         )
     except (UsernameTaken, EmailTaken) as exc:
         raise AlreadyExists(exc.detail) from exc

@@ -1,7 +1,7 @@
 """The audit trail (ASVS 4.0.3 7.1 / 7.2, 5.0 16.3): every security-relevant event is
 logged as one structured JSON line *and* stored in DynamoDB with a retention TTL.
 
-Callers pass identifiers and outcomes only: never a password, code, token or seed.
+Callers pass identifiers and outcomes only: never a password, code, token or TOTP secret.
 The actor and client IP come from the request context.
 """
 
@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from authapi.audit import repository
-from authapi.audit.repository import AuditEvent
+from authapi.audit.domain import AuditEvent
 from authapi.core import clock, cursors
 from authapi.core.config import get_settings
 from authapi.core.errors import PolicyViolation, ServiceUnavailable

@@ -32,9 +32,14 @@ from authapi.core.errors import (
     NotAuthenticated,
     TooManyAttempts,
 )
-from authapi.security import codes, passwords, seeds, throttle, totp
-from authapi.security.keys import SeedKeys
+from authapi.security import passwords, throttle, totp, totp_secrets
+from authapi.security.keys import TotpSecretKeys
 from authapi.security.password_policy import check_password
+from authapi.security.recovery_codes import (
+    new_recovery_codes,
+    recovery_code_digest,
+    recovery_code_digests,
+)
 from authapi.security.tokens import TokenIssuer, TokenKind
 from authapi.users import repository as users
 from authapi.users.domain import User
@@ -70,14 +75,16 @@ class AuthService(SessionService):
     """Sign-in (password, second factor, enrollment) and the signed-in user's credential
     changes, on top of the session handling they end in."""
 
-    def __init__(self, settings: Settings, tokens: TokenIssuer, seed_keys: SeedKeys) -> None:
+    def __init__(
+        self, settings: Settings, tokens: TokenIssuer, totp_secret_keys: TotpSecretKeys
+    ) -> None:
         super().__init__(settings, tokens)
-        self._seed_keys = seed_keys
+        self._totp_secret_keys = totp_secret_keys
 
-    def _seed(self, user: User, stored: str) -> str:
+    def _totp_secret(self, user: User, stored: str) -> str:
         try:
-            return seeds.decrypt(self._seed_keys, stored, user.id)
-        except seeds.SeedUndecryptable as exc:
+            return totp_secrets.decrypt(self._totp_secret_keys, stored, user.id)
+        except totp_secrets.TotpSecretUndecryptable as exc:
             # A key was removed from the set too early, or the item was tampered with.
             record_event("totp_seed_undecryptable", user_id=user.id)
             raise InvalidCredentials() from exc
@@ -181,7 +188,7 @@ class AuthService(SessionService):
         """The write that spends a valid, unused code; committed with the session."""
         if user.totp_secret is None:
             raise InvalidCredentials()
-        step = totp.matching_step(self._seed(user, user.totp_secret), code, clock.now())
+        step = totp.matching_step(self._totp_secret(user, user.totp_secret), code, clock.now())
         if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
             raise InvalidCredentials()
         # Its condition decides between concurrent requests with the same code.
@@ -209,7 +216,7 @@ class AuthService(SessionService):
 
     def _accept_recovery_code(self, user: User, code: str) -> UserWrite:
         """The write that spends an unused recovery code; committed with the session."""
-        digest = codes.recovery_code_digest(code)
+        digest = recovery_code_digest(code)
         if digest is None or digest not in user.recovery_code_hashes:
             raise InvalidCredentials()
         return credentials.recovery_code_write(user, digest)
@@ -221,7 +228,9 @@ class AuthService(SessionService):
         if user.mfa_enabled:
             raise NotAuthenticated()
         secret = totp.new_secret()
-        credentials.start_totp_enrollment(user, seeds.encrypt(self._seed_keys, secret, user.id))
+        credentials.start_totp_enrollment(
+            user, totp_secrets.encrypt(self._totp_secret_keys, secret, user.id)
+        )
         uri = totp.provisioning_uri(secret, user.username, self._settings.totp_issuer)
         return TotpEnrollment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
 
@@ -236,13 +245,13 @@ class AuthService(SessionService):
         if sealed is None or user.mfa_enabled:
             raise InvalidCredentials()
         with counted(self._reserve_code_attempt(session), success_refills=True):
-            step = totp.matching_step(self._seed(user, sealed), code.strip(), clock.now())
+            step = totp.matching_step(self._totp_secret(user, sealed), code.strip(), clock.now())
             if step is None:
                 record_event("login_failed", user_id=user.id, factor="totp_setup")
                 raise InvalidCredentials()
-            recovery_codes = codes.new_recovery_codes()
+            recovery_codes = new_recovery_codes()
             confirmation = credentials.enrollment_write(
-                user, sealed, step, [codes.digest(code) for code in recovery_codes]
+                user, sealed, step, recovery_code_digests(recovery_codes)
             )
             tokens = self._start_session(user, "totp_setup", confirmation, session.spend)
         record_event("mfa_enrolled", user_id=user.id)
@@ -280,11 +289,11 @@ class AuthService(SessionService):
         """ASVS 2.6 / 5.0 6.5: a new set of ten, shown once; the old set stops working.
         Needs the password and a current TOTP code (single use, like at login)."""
         user = request.user
-        recovery_codes = codes.new_recovery_codes()
+        recovery_codes = new_recovery_codes()
         with self._reauthenticated(user, password), self._second_factor(user, "totp"):
             credentials.replace_recovery_codes(
                 user,
-                [codes.digest(code) for code in recovery_codes],
+                recovery_code_digests(recovery_codes),
                 spending=self._accept_totp(user, code.strip()),
             )
         record_event("recovery_codes_regenerated", user_id=user.id)

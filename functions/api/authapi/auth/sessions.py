@@ -13,7 +13,7 @@ from authapi.auth.credentials import UserWrite
 from authapi.core import clock
 from authapi.core.config import Settings
 from authapi.core.errors import NotAuthenticated
-from authapi.security import codes
+from authapi.security import refresh_tokens
 from authapi.security.tokens import TokenIssuer, TokenKind
 from authapi.users import repository as users
 from authapi.users.domain import User
@@ -52,12 +52,6 @@ class SessionService:
             {"sid": session_id, "ver": user.token_version},
         )
 
-    @staticmethod
-    def _new_refresh_token(user_id: str) -> str:
-        # The user id prefix lets the service find the token in the user's partition;
-        # the 256 random bits after it are the secret.
-        return f"{user_id}.{codes.new_refresh_token()}"
-
     def _start_session(
         self,
         user: User,
@@ -70,12 +64,12 @@ class SessionService:
         change the session simply continues."""
         now = int(clock.now())
         session_id = uuid.uuid4().hex
-        refresh_token = self._new_refresh_token(user.id)
+        refresh_token = refresh_tokens.new(user.id)
         expires_at = now + self._settings.refresh_token_ttl_seconds
         repository.create_session(
             user.id,
             session_id,
-            codes.digest(refresh_token),
+            refresh_tokens.digest(refresh_token),
             expires_at,
             user.token_version,
             None if login_factor is None else credentials.sign_in_write(second_factor, user.id),
@@ -99,7 +93,7 @@ class SessionService:
         user_id, _, secret = refresh_token.partition(".")
         if not user_id or not secret:
             raise NotAuthenticated()
-        digest = codes.digest(refresh_token)
+        digest = refresh_tokens.digest(refresh_token)
         stored = repository.get_refresh_token(user_id, digest)
         now = int(clock.now())
         if stored is None or stored.expires_at <= now:
@@ -111,13 +105,13 @@ class SessionService:
             self._end_stolen_session(user, stored.session_id)
         if user.disabled or user.token_version != stored.token_version:
             raise NotAuthenticated()
-        new_refresh_token = self._new_refresh_token(user.id)
+        new_refresh_token = refresh_tokens.new(user.id)
         try:
             repository.rotate_refresh_token(
                 user.id,
                 stored.session_id,
                 digest,
-                codes.digest(new_refresh_token),
+                refresh_tokens.digest(new_refresh_token),
                 stored.expires_at,
                 user.token_version,
             )
@@ -166,7 +160,9 @@ class SessionService:
         """End the session of the access token and, if given, of the refresh token."""
         ended = {str(request.claims["sid"])} if request.claims.get("sid") else set()
         if refresh_token and refresh_token.partition(".")[0] == request.user.id:
-            stored = repository.get_refresh_token(request.user.id, codes.digest(refresh_token))
+            stored = repository.get_refresh_token(
+                request.user.id, refresh_tokens.digest(refresh_token)
+            )
             if stored is not None:
                 ended.add(stored.session_id)
         for session_id in sorted(ended):
@@ -188,7 +184,7 @@ class SessionService:
         if secret and "." not in secret:
             if len(user_id) > MAX_LOOKUP_CHARS:  # no such key in DynamoDB
                 return
-            stored = repository.get_refresh_token(user_id, codes.digest(token))
+            stored = repository.get_refresh_token(user_id, refresh_tokens.digest(token))
             if stored is None or stored.expires_at <= clock.now():
                 return
             session_id = stored.session_id

@@ -50,7 +50,8 @@ class Settings:
 
     @property
     def totp_keys_parameter(self) -> str:
-        """AES-256-GCM keys that encrypt TOTP seeds at rest (a JSON key set, newest last)."""
+        """AES-256-GCM keys that encrypt TOTP secrets at rest (a JSON key set, newest
+        last). The parameter keeps the name it is deployed under."""
         return f"{self.ssm_parameter_prefix}/totp-seed-keys"
 
     @classmethod

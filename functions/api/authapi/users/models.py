@@ -57,7 +57,7 @@ class UserItem(TableItem):
     role = UnicodeAttribute()
     disabled = BooleanAttribute(default=False)
     password_hash = UnicodeAttribute()
-    # Confirmed TOTP secret, AES-GCM encrypted (security.seeds); null until enrolled.
+    # Confirmed TOTP secret, AES-GCM encrypted (security.totp_secrets); null until enrolled.
     totp_secret = UnicodeAttribute(null=True)
     # Encrypted secret handed out by /auth/mfa/setup, waiting for its first code.
     pending_totp_secret = UnicodeAttribute(null=True)

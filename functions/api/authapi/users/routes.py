@@ -31,6 +31,8 @@ from authapi.users.schemas import (
 
 router = APIRouter(tags=["users"])
 
+UserId = Annotated[str, Path(min_length=1, max_length=64)]
+
 
 @router.get("/users/me", response_model=UserOut, responses=error_responses(401, 503))
 async def read_me(user: CurrentUser) -> UserOut:
@@ -132,9 +134,6 @@ def list_users(
 )
 def read_user(user_id: UserId, _: CurrentAdmin) -> UserOut:
     return UserOut.model_validate(service.get_user(user_id))
-
-
-UserId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.patch(

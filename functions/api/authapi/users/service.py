@@ -9,9 +9,10 @@ from authapi.audit.service import record_event
 from authapi.core import cursors
 from authapi.core.config import Settings
 from authapi.core.errors import PolicyViolation, UserNotFound
-from authapi.security import codes, passwords, seeds
-from authapi.security.keys import SeedKeys
+from authapi.security import passwords, totp_secrets
+from authapi.security.keys import TotpSecretKeys
 from authapi.security.password_policy import check_password
+from authapi.security.recovery_codes import recovery_code_digests
 from authapi.users import repository
 from authapi.users.domain import (
     NewUser,
@@ -36,14 +37,14 @@ def create_user(
 ) -> User:
     """Create a user. Normally without TOTP: the user enrolls at first login.
 
-    `enrollment` is for the seed script, which creates the first admin already
-    enrolled so the admin can sign in through /token at once.
+    `enrollment` is for the first-admin script (`infra.seed_admin`), which creates
+    the first admin already enrolled so the admin can sign in through /token at once.
     """
     username = normalize_username(username)
     email = normalize_email(email)
     check_password(password, username, settings)
     # Server-assigned and immutable; known before the write because it is the
-    # associated data of the encrypted TOTP seed.
+    # associated data of the encrypted TOTP secret.
     user_id = str(uuid.uuid4())
     user = repository.create_user(
         NewUser(
@@ -56,10 +57,12 @@ def create_user(
             totp_secret=(
                 None
                 if enrollment is None
-                else seeds.encrypt(enrollment.seed_keys, enrollment.totp_secret, user_id)
+                else totp_secrets.encrypt(
+                    enrollment.totp_secret_keys, enrollment.totp_secret, user_id
+                )
             ),
             recovery_code_hashes=tuple(
-                codes.digest(code) for code in (enrollment.recovery_codes if enrollment else ())
+                recovery_code_digests(enrollment.recovery_codes if enrollment else ())
             ),
         )
     )
@@ -73,7 +76,7 @@ class Enrollment:
 
     totp_secret: str
     recovery_codes: list[str]
-    seed_keys: SeedKeys
+    totp_secret_keys: TotpSecretKeys
 
 
 def import_user(
