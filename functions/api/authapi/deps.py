@@ -6,13 +6,13 @@ import hashlib
 import hmac
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from authapi.auth.service import AuthService
 from authapi.auth.sessions import AuthenticatedRequest
 from authapi.core import request_context
-from authapi.core.config import Settings, get_settings
+from authapi.core.config import Settings
 from authapi.core.errors import Forbidden, NotAuthenticated
 from authapi.security import keys
 from authapi.security.keys import SigningKeys, TotpSecretKeys
@@ -28,8 +28,10 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
 # BENCHMARKS.md "Warm latency"). Those that call AWS stay `def`, off the event loop.
 
 
-async def current_settings() -> Settings:
-    return get_settings()
+async def current_settings(request: Request) -> Settings:
+    """The settings the app was created with (`main.create_app`)."""
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 SettingsDep = Annotated[Settings, Depends(current_settings)]

@@ -147,3 +147,15 @@ def release(reservation: Reservation) -> None:
     if not update_if(item, restore, (count == reserved.count) & (last == reserved.last_at)):
         # Nothing to take back when the count is gone: a sign-in refilled the budget.
         update_if(item, [count.add(-1)], count > 0)
+
+
+def forget(budget: Budget) -> None:
+    """Forget every failure the budget has counted: an account's budget is refilled, a
+    name's is deleted (operators and benchmarks; the API itself never forgets early)."""
+    item = _item(budget)
+    if budget.of_account:
+        count, last = type(item).login_failures, type(item).last_login_failure_at
+        update_if(item, [count.remove(), last.remove()], UserItem.pk.exists())
+        return
+    with storage_errors():
+        item.delete()

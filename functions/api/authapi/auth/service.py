@@ -86,7 +86,7 @@ class AuthService(SessionService):
             return totp_secrets.decrypt(self._totp_secret_keys, stored, user.id)
         except totp_secrets.TotpSecretUndecryptable as exc:
             # A key was removed from the set too early, or the item was tampered with.
-            record_event("totp_seed_undecryptable", user_id=user.id)
+            record_event(self._settings, "totp_seed_undecryptable", user_id=user.id)
             raise InvalidCredentials() from exc
 
     # ---- first factor -------------------------------------------------------------
@@ -109,17 +109,19 @@ class AuthService(SessionService):
         try:
             reservation = reserve(budget, failures)
         except TooManyAttempts:
-            record_event("login_throttled", user_id=user.id if user else None)
+            record_event(self._settings, "login_throttled", user_id=user.id if user else None)
             raise
         if user is None:
             passwords.burn_verification_time(password)
-            record_event("login_failed", factor="password", reason="unknown_user")
+            record_event(self._settings, "login_failed", factor="password", reason="unknown_user")
             raise InvalidCredentials()
         matches, replacement_hash = passwords.verify_password(password, user.password_hash)
         # A disabled user is refused only after the hash check, so timing stays the same.
         if not matches or user.disabled:
             reason = "wrong_password" if not matches else "disabled"
-            record_event("login_failed", user_id=user.id, factor="password", reason=reason)
+            record_event(
+                self._settings, "login_failed", user_id=user.id, factor="password", reason=reason
+            )
             raise InvalidCredentials()
         if replacement_hash is not None:
             credentials.set_password_hash(user, replacement_hash)
@@ -132,7 +134,7 @@ class AuthService(SessionService):
         try:
             yield
         except InvalidCredentials:
-            record_event("login_failed", user_id=user.id, factor=factor)
+            record_event(self._settings, "login_failed", user_id=user.id, factor=factor)
             raise
 
     def login(self, username: str, password: str) -> MfaChallenge:
@@ -210,7 +212,10 @@ class AuthService(SessionService):
                     user, "recovery_code", self._accept_recovery_code(user, compact), session.spend
                 )
         record_event(
-            "recovery_code_used", user_id=user.id, remaining=len(user.recovery_code_hashes) - 1
+            self._settings,
+            "recovery_code_used",
+            user_id=user.id,
+            remaining=len(user.recovery_code_hashes) - 1,
         )
         return tokens
 
@@ -247,14 +252,14 @@ class AuthService(SessionService):
         with counted(self._reserve_code_attempt(session), success_refills=True):
             step = totp.matching_step(self._totp_secret(user, sealed), code.strip(), clock.now())
             if step is None:
-                record_event("login_failed", user_id=user.id, factor="totp_setup")
+                record_event(self._settings, "login_failed", user_id=user.id, factor="totp_setup")
                 raise InvalidCredentials()
             recovery_codes = new_recovery_codes()
             confirmation = credentials.enrollment_write(
                 user, sealed, step, recovery_code_digests(recovery_codes)
             )
             tokens = self._start_session(user, "totp_setup", confirmation, session.spend)
-        record_event("mfa_enrolled", user_id=user.id)
+        record_event(self._settings, "mfa_enrolled", user_id=user.id)
         return tokens, recovery_codes
 
     # ---- credentials of the signed-in user ---------------------------------------------
@@ -280,7 +285,7 @@ class AuthService(SessionService):
         with self._reauthenticated(user, current_password):
             check_password(new_password, user.username, self._settings)
             updated = credentials.change_password(user, passwords.hash_password(new_password))
-        record_event("password_changed", user_id=user.id)
+        record_event(self._settings, "password_changed", user_id=user.id)
         return self._start_session(updated)
 
     def regenerate_recovery_codes(
@@ -296,5 +301,5 @@ class AuthService(SessionService):
                 recovery_code_digests(recovery_codes),
                 spending=self._accept_totp(user, code.strip()),
             )
-        record_event("recovery_codes_regenerated", user_id=user.id)
+        record_event(self._settings, "recovery_codes_regenerated", user_id=user.id)
         return recovery_codes

@@ -76,7 +76,7 @@ class SessionService:
             mfa_token,
         )
         if login_factor is not None:  # recorded once the session really exists
-            record_event("login_succeeded", user_id=user.id, factor=login_factor)
+            record_event(self._settings, "login_succeeded", user_id=user.id, factor=login_factor)
         return TokenPair(
             access_token=self._access_token(user, session_id),
             expires_in=self._settings.access_token_ttl_seconds,
@@ -128,7 +128,7 @@ class SessionService:
 
     def _end_stolen_session(self, user: User, session_id: str) -> NoReturn:
         self._end_session(user, session_id)
-        record_event("refresh_token_reuse", user_id=user.id, session_id=session_id)
+        record_event(self._settings, "refresh_token_reuse", user_id=user.id, session_id=session_id)
         raise NotAuthenticated()
 
     def _end_session(self, user: User, session_id: str) -> None:
@@ -170,7 +170,7 @@ class SessionService:
 
     def logout_all(self, request: AuthenticatedRequest) -> None:
         credentials.bump_token_version(request.user.id)
-        record_event("logout_all", user_id=request.user.id)
+        record_event(self._settings, "logout_all", user_id=request.user.id)
 
     # ---- OAuth 2 token revocation (RFC 7009) ----------------------------------------------
 

@@ -42,7 +42,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from authapi.core import aws
-from authapi.core.config import Settings, get_settings
+from authapi.core.config import Settings
 from authapi.core.errors import Conflict
 
 TTL_ATTRIBUTE = "expires_at"
@@ -94,8 +94,10 @@ class TableItem(Model):
     """Base of every item type: the table's key attributes and its connection."""
 
     class Meta:
-        table_name = get_settings().table_name
-        region = get_settings().aws_region
+        # None until `bind` names the configured table at start-up: an item used before
+        # that fails at once (pynamodb: "must have a table_name"), never on a default table.
+        table_name: str = None  # type: ignore[assignment]
+        region: str  # set by `bind` too
         # Bounded retries in botocore's "standard" mode; then the caller answers 503.
         max_retry_attempts = 2
         connect_timeout_seconds = 2
@@ -117,7 +119,8 @@ pynamodb.connection.base.get_session = aws.session  # type: ignore[attr-defined]
 
 
 def bind(settings: Settings) -> None:
-    """Point every item type at the configured table and share one connection.
+    """Point every item type at the configured table and share one connection. Called
+    once at start-up, by `create_app` and by the scripts, before any item is used.
 
     Subclasses inherit TableItem's cached connection, so the container creates a
     single botocore client for the table instead of one per item type.

@@ -98,6 +98,25 @@ def get_user(user_id: str) -> User | None:
     return None if item is None else user_from_item(item)
 
 
+def _claim(claim_pk: str) -> ClaimItem | None:
+    try:
+        return ClaimItem.get(claim_pk, CLAIM_SK, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def username_taken(username: str) -> bool:
+    """Whether an account holds this (normalised) username: one consistent read."""
+    with storage_errors():
+        return _claim(username_claim_pk(username)) is not None
+
+
+def email_taken(email: str) -> bool:
+    """Whether an account holds this email address (any case): one consistent read."""
+    with storage_errors():
+        return _claim(email_claim_pk(email)) is not None
+
+
 def find_for_login(username: str) -> User | None:
     """The account behind a username: the claim, then the user (consistent reads).
 
@@ -107,9 +126,8 @@ def find_for_login(username: str) -> User | None:
     Cheat Sheet, ASVS 5.0 6.3.8).
     """
     with storage_errors():
-        try:
-            claim = ClaimItem.get(username_claim_pk(username), CLAIM_SK, consistent_read=True)
-        except DoesNotExist:
+        claim = _claim(username_claim_pk(username))
+        if claim is None:
             return None
         item = _get_item(claim.user_id)
     return None if item is None else user_from_item(item)

@@ -66,7 +66,7 @@ def create_user(
             ),
         )
     )
-    record_event("user_created", user_id=user.id, role=user.role.value)
+    record_event(settings, "user_created", user_id=user.id, role=user.role.value)
     return user
 
 
@@ -80,6 +80,7 @@ class Enrollment:
 
 
 def import_user(
+    settings: Settings,
     *,
     username: str,
     email: str,
@@ -104,7 +105,7 @@ def import_user(
             disabled=disabled,
         )
     )
-    record_event("user_imported", user_id=user.id, role=user.role.value)
+    record_event(settings, "user_imported", user_id=user.id, role=user.role.value)
     return user
 
 
@@ -151,6 +152,7 @@ def update_profile(
 
 
 def admin_update(
+    settings: Settings,
     user_id: str,
     *,
     email: str | None = None,
@@ -172,6 +174,7 @@ def admin_update(
     )
     sent = {"email": email, "full_name": full_name, "role": role, "disabled": disabled}
     record_event(
+        settings,
         "user_updated",
         user_id=user.id,
         # What changed: field names, and the values of role and disabled (no PII).
@@ -186,13 +189,13 @@ def _apply(user: User, changes: UserChanges) -> User:
     return user if changes.is_empty() else repository.update_user(user, changes)
 
 
-def delete_user(user_id: str) -> None:
+def delete_user(settings: Settings, user_id: str) -> None:
     repository.delete_user(get_user(user_id))
-    record_event("user_deleted", user_id=user_id)
+    record_event(settings, "user_deleted", user_id=user_id)
 
 
-def reset_mfa(user_id: str) -> None:
+def reset_mfa(settings: Settings, user_id: str) -> None:
     """Rescue a user who lost their authenticator: TOTP and recovery codes are gone,
     every session ends, and the next login goes through setup."""
     repository.reset_mfa(get_user(user_id))
-    record_event("mfa_reset", user_id=user_id)
+    record_event(settings, "mfa_reset", user_id=user_id)
