@@ -106,9 +106,7 @@ def test_a_deleted_account_is_a_failed_login(directory: Directory, clock: Clock)
         reserve(attempts.of_account(account.id), FailureRecord())
 
 
-def test_forgetting_a_budget_admits_attempts_at_once(
-    budget: attempts.Budget, clock: Clock
-) -> None:
+def test_forgetting_a_budget_admits_attempts_at_once(budget: attempts.Budget, clock: Clock) -> None:
     """An operator's reset (attempts.forget): a spent budget is whole again."""
     _spend(budget, FREE_FAILURES + 2, clock)
     attempts.forget(budget)

@@ -48,6 +48,19 @@ def _at(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
+def _new_refresh_token(
+    user_id: str, token_digest: str, session_id: str, token_version: int, expires_at: int
+) -> RefreshTokenItem:
+    """A refresh token of the session, unused; it ends with the session (`expires_at`)."""
+    return RefreshTokenItem(
+        user_pk(user_id),
+        refresh_sk(token_digest),
+        session_id=session_id,
+        token_version=token_version,
+        expires_at=_at(expires_at),
+    )
+
+
 @dataclass(frozen=True)
 class MfaTokenSpend:
     """The mfa_token a sign-in spends: its `jti` and its expiry (epoch seconds)."""
@@ -73,13 +86,7 @@ def create_session(
     session = SessionItem(
         user_pk(user_id), session_sk(session_id), created_at=now, expires_at=_at(expires_at)
     )
-    token = RefreshTokenItem(
-        user_pk(user_id),
-        refresh_sk(token_digest),
-        session_id=session_id,
-        token_version=token_version,
-        expires_at=_at(expires_at),
-    )
+    token = _new_refresh_token(user_id, token_digest, session_id, token_version, expires_at)
     with transaction() as writes:
         # The session id is 128 random bits.
         writes.save(session, SessionItem.pk.does_not_exist(), proves_committed=True)
@@ -131,13 +138,7 @@ def rotate_refresh_token(
     """
     now = int(clock.now())
     old = RefreshTokenItem(user_pk(user_id), refresh_sk(old_digest))
-    new = RefreshTokenItem(
-        user_pk(user_id),
-        refresh_sk(new_digest),
-        session_id=session_id,
-        token_version=token_version,
-        expires_at=_at(expires_at),
-    )
+    new = _new_refresh_token(user_id, new_digest, session_id, token_version, expires_at)
     with transaction() as writes:
         writes.check(
             SessionItem,

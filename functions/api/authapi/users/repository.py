@@ -11,7 +11,7 @@ requests can never both get the same name (no read-then-write).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from authapi.core import clock
 from authapi.core.db import TableItem, Transaction, storage_errors, transaction, update_if
 from authapi.core.errors import Conflict, DomainError, EmailTaken, LastAdmin, UsernameTaken
 from authapi.security.throttle import FailureRecord
-from authapi.users.domain import NewUser, Role, User, UserChanges, UserSummary
+from authapi.users.domain import NewUser, Role, User, UserBase, UserChanges, UserSummary
 from authapi.users.models import (
     CLAIM_SK,
     COUNTER_SK,
@@ -43,18 +43,15 @@ from authapi.users.models import (
 _MAX_TRANSACTION_ITEMS = 100
 
 
+# The item attribute of each UserBase field, where the names differ.
+_ATTRIBUTE_OF = {"id": "user_id"}
+_BASE_FIELDS = [base_field.name for base_field in fields(UserBase)]
+
+
 def _listed_fields(item: UserItem) -> dict[str, Any]:
-    """What a user and a listed user (UserSummary) have in common."""
-    return {
-        "id": item.user_id,
-        "username": item.username,
-        "email": item.email,
-        "full_name": item.full_name,
-        "role": Role(item.role),
-        "disabled": bool(item.disabled),
-        "created_at": item.created_at,
-        "updated_at": item.updated_at,
-    }
+    """What every view of a user holds (domain.UserBase), from the item."""
+    stored = {name: getattr(item, _ATTRIBUTE_OF.get(name, name)) for name in _BASE_FIELDS}
+    return {**stored, "role": Role(item.role), "disabled": bool(item.disabled)}
 
 
 def user_from_item(item: UserItem) -> User:
