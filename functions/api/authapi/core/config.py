@@ -1,10 +1,11 @@
 """The settings, read from the environment once at start-up and passed on from there.
 
-Entry points (the Lambda handler module, the local run, the scripts) call
-`Settings.from_env()` once and hand the result down as a parameter: to `create_app`,
-which binds the table (`core.db.bind`) and gives the routes their settings; to the
-services and functions that need them. Nothing reads the environment at import,
-except the password length limits in `users.schemas` (see there).
+Entry points call `Settings.from_env()` once and hand the result down as a parameter:
+to `create_app`, which binds the table (`core.db.bind`) and gives the routes their
+settings, and to the services and functions that need them. The entry points are the
+Lambda handler module `authapi.main` (its import is the container's start-up), the
+local run, the scripts and the tests. No other module reads the environment at import,
+except `users.schemas` for the password length limits (see there).
 
 Secrets never live here: only the *names* of the SSM parameters that hold them.
 """
