@@ -28,8 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import pynamodb.connection.base
 from pynamodb.attributes import UnicodeAttribute
@@ -174,8 +173,7 @@ def update_if(item: Model, actions: list[Action], condition: Condition) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class _Slot:
+class _Slot(NamedTuple):
     """What one write's failed condition means (see Transaction)."""
 
     error: type[Exception] | None

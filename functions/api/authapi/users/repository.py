@@ -11,9 +11,9 @@ requests can never both get the same name (no read-then-write).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
@@ -222,8 +222,7 @@ def create_user(new: NewUser) -> User:
     return user_from_item(item)
 
 
-@dataclass(frozen=True)
-class _ClaimMove:
+class _ClaimMove(NamedTuple):
     """A username or email claim that moves, and the error when the new one is taken."""
 
     old_pk: str
@@ -231,18 +230,38 @@ class _ClaimMove:
     taken: type[DomainError]
 
 
-@dataclass
 class _UserUpdate:
     """What `update_user` writes: the user item's actions, conditioned on the values
-    they replace, the claims that move, and the role and disabled flag it leaves."""
+    they replace, the claims that move, and the role and disabled flag it leaves.
+    (A plain class: a dataclass would cost its code generation at every cold start.)"""
 
-    actions: list[Action]
-    condition: Condition
-    role: Role
-    disabled: bool
-    moves: list[_ClaimMove]
+    def __init__(self, user: User, changes: UserChanges, now: datetime) -> None:
+        self.actions: list[Action] = [UserItem.updated_at.set(now)]
+        self.condition: Condition = UserItem.pk.exists()
+        self.moves: list[_ClaimMove] = []
+        self.role = user.role if changes.role is None else changes.role
+        self.disabled = user.disabled if changes.disabled is None else changes.disabled
+        if changes.full_name is not None:
+            self.actions.append(
+                UserItem.full_name.set(changes.full_name)
+                if changes.full_name
+                else UserItem.full_name.remove()
+            )
+        self._move_names(user, changes)
+        if self.access_changed(user):
+            self.actions += [
+                UserItem.role.set(self.role.value),
+                UserItem.disabled.set(self.disabled),
+                UserItem.token_version.add(1),
+            ]
+            self.condition &= (UserItem.role == user.role.value) & (
+                UserItem.disabled == user.disabled
+            )
 
-    def move_names(self, user: User, changes: UserChanges) -> None:
+    def access_changed(self, user: User) -> bool:
+        return (self.role, self.disabled) != (user.role, user.disabled)
+
+    def _move_names(self, user: User, changes: UserChanges) -> None:
         """A new username or email moves its uniqueness claim in the same transaction."""
         if changes.username is not None and changes.username != user.username:
             self.actions.append(UserItem.username.set(changes.username))
@@ -265,31 +284,6 @@ class _UserUpdate:
             self.actions.append(UserItem.email.set(changes.email))
 
 
-def _planned_update(user: User, changes: UserChanges, now: datetime) -> _UserUpdate:
-    plan = _UserUpdate(
-        actions=[UserItem.updated_at.set(now)],
-        condition=UserItem.pk.exists(),
-        role=user.role if changes.role is None else changes.role,
-        disabled=user.disabled if changes.disabled is None else changes.disabled,
-        moves=[],
-    )
-    if changes.full_name is not None:
-        plan.actions.append(
-            UserItem.full_name.set(changes.full_name)
-            if changes.full_name
-            else UserItem.full_name.remove()
-        )
-    plan.move_names(user, changes)
-    if (plan.role, plan.disabled) != (user.role, user.disabled):
-        plan.actions += [
-            UserItem.role.set(plan.role.value),
-            UserItem.disabled.set(plan.disabled),
-            UserItem.token_version.add(1),
-        ]
-        plan.condition &= (UserItem.role == user.role.value) & (UserItem.disabled == user.disabled)
-    return plan
-
-
 def update_user(user: User, changes: UserChanges) -> User:
     """Change only the given fields, atomically with everything they imply.
 
@@ -301,7 +295,7 @@ def update_user(user: User, changes: UserChanges) -> User:
       ones makes this fail with CONFLICT instead of silently overwriting it.
     """
     now = clock.utcnow()
-    plan = _planned_update(user, changes, now)
+    plan = _UserUpdate(user, changes, now)
     admin_delta = int(plan.role is Role.ADMIN and not plan.disabled) - int(user.is_enabled_admin)
     target = user_item(user.id)
     if not plan.moves and not admin_delta:
@@ -321,7 +315,6 @@ def update_user(user: User, changes: UserChanges) -> User:
         writes.update(target, plan.actions, plan.condition)
     # The transaction's conditions pinned every field it changed, so the result is known
     # without reading it back (a failed read must not turn a stored change into a 503).
-    role_changed = (plan.role, plan.disabled) != (user.role, user.disabled)
     return replace(
         user,
         username=changes.username or user.username,
@@ -329,7 +322,7 @@ def update_user(user: User, changes: UserChanges) -> User:
         full_name=user.full_name if changes.full_name is None else (changes.full_name or None),
         role=plan.role,
         disabled=plan.disabled,
-        token_version=user.token_version + int(role_changed),
+        token_version=user.token_version + int(plan.access_changed(user)),
         updated_at=now,
     )
 
