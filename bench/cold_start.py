@@ -45,9 +45,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
+import pyotp
+from fastapi.testclient import TestClient
+from moto.server import ThreadedMotoServer
+
+from authapi.core import db, secrets
+from authapi.core.config import Settings
+from authapi.main import create_app
+from authapi.users import service
+from infra.local import free_port
+from infra.secrets import ensure_secrets
+from infra.template import create_tables
 from tests.support import fill_placeholders
 
 from . import lambda_events
+from .inprocess import create_enrolled_user
 from .report import (
     ROOT,
     Stats,
@@ -207,8 +220,7 @@ else:
         # What main.py does at import on Lambda, timed on its own: the same calls, in
         # the same order (the runtime variable is left unset so the import does not).
         from authapi import warmup
-        from authapi.core.config import get_settings
-        warmup.prepare_container(get_settings())
+        warmup.prepare_container(authapi.main.settings)
         report["warmed"] = time.monotonic()
     responses = []
     for event in events:
@@ -304,18 +316,16 @@ class Moto:
     """A loopback moto server with the template's table and the stage's key sets."""
 
     endpoint: str
+    settings: Settings
     _users: int = 0
 
     def new_user(self) -> str:
         """A fresh user (each gets its own failure budget, so a wrong password answers
         401 on every run instead of 429 after a few)."""
-        from authapi.core.config import get_settings
-        from authapi.users import service
-
         self._users += 1
         username = f"{USERNAME}{self._users}"
         service.create_user(
-            get_settings(), username=username, email=f"{username}@example.com", password=PASSWORD
+            self.settings, username=username, email=f"{username}@example.com", password=PASSWORD
         )
         return username
 
@@ -323,19 +333,10 @@ class Moto:
         """A fresh enrolled user signed in through the API (`POST /token`, password and
         TOTP code) in this process: a real access token for the isolated process's
         first authenticated request."""
-        import pyotp
-        from fastapi.testclient import TestClient
-
-        from authapi.core.config import get_settings
-        from authapi.main import create_app
-
-        from .inprocess import create_enrolled_user
-
-        settings = get_settings()
         self._users += 1
         username = f"{USERNAME}{self._users}"
-        _, secret = create_enrolled_user(settings, username, PASSWORD)
-        with TestClient(create_app(settings)) as client:
+        _, secret = create_enrolled_user(self.settings, username, PASSWORD)
+        with TestClient(create_app(self.settings)) as client:
             form = {"username": username, "password": PASSWORD + pyotp.TOTP(secret).now()}
             answer = client.post("/token", data=form)
         if answer.status_code != 200:
@@ -348,10 +349,6 @@ class Moto:
 def moto_server() -> Iterator[Moto]:
     """Start moto on loopback and point this process's authapi (the dev install, used
     only to create users) at it with the same variables the isolated processes get."""
-    from moto.server import ThreadedMotoServer
-
-    from infra.local import free_port
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto request
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -366,26 +363,19 @@ def moto_server() -> Iterator[Moto]:
         os.environ.update({name: environment[name] for name in names})
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(name, None)
-        _prepare()
-        yield Moto(endpoint)
+        yield Moto(endpoint, _prepare())
     finally:
         server.stop()
 
 
-def _prepare() -> None:
-    import boto3
-
-    from authapi.core import db, secrets
-    from authapi.core.config import get_settings
-    from infra.secrets import ensure_secrets
-    from infra.template import create_tables
-
-    get_settings.cache_clear()
-    settings = get_settings()
+def _prepare() -> Settings:
+    """The table and key sets in the moto server this process points at, bound."""
+    settings = Settings.from_env()
     create_tables(boto3.client("dynamodb"), {"UsersTable": settings.table_name})
     ensure_secrets(boto3.client("ssm"), STAGE)
     secrets.reset_cache()
     db.bind(settings)
+    return settings
 
 
 # ---- measuring and reporting ------------------------------------------------------------

@@ -11,9 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import authapi.core.clock
+from authapi.core import db, secrets
 from authapi.core.config import Settings
 from authapi.security import totp
+from authapi.security.keys import load_totp_secret_keys
+from authapi.users import service
 from authapi.users.domain import Role, User
+from infra.secrets import ensure_secrets, key_set_parameters
+from infra.template import create_tables
 from tests.support import Clock
 
 
@@ -40,14 +45,8 @@ def service_in_moto(stage: str) -> Iterator[Settings]:
     import boto3
     from moto import mock_aws
 
-    from authapi.core import db, secrets
-    from authapi.core.config import get_settings
-    from infra.secrets import ensure_secrets, key_set_parameters
-    from infra.template import create_tables
-
     use_fake_aws(stage)
-    get_settings.cache_clear()
-    settings = get_settings()
+    settings = Settings.from_env()
     expected = {settings.signing_keys_parameter, settings.totp_keys_parameter}
     if set(key_set_parameters(stage).values()) != expected:
         raise RuntimeError("SSM_PARAMETER_PREFIX does not match the stage's key sets")
@@ -77,9 +76,6 @@ def create_enrolled_user(
     settings: Settings, username: str, password: str, role: Role = Role.USER
 ) -> tuple[User, str]:
     """A user straight in the table, enrolled in TOTP: the user and their TOTP secret."""
-    from authapi.deps import load_seed_keys
-    from authapi.users import service
-
     secret = totp.new_secret()
     user = service.create_user(
         settings,
@@ -87,6 +83,6 @@ def create_enrolled_user(
         email=f"{username}@example.com",
         password=password,
         role=role,
-        enrollment=service.Enrollment(secret, [], load_seed_keys(settings)),
+        enrollment=service.Enrollment(secret, [], load_totp_secret_keys(settings)),
     )
     return user, secret

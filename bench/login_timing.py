@@ -125,24 +125,15 @@ def _refill_failure_budgets() -> None:
     """Untimed, before every request: forget the failures the benchmark itself causes,
     so every case measures the answer it is meant to (401, or 400 at /token), never the
     budget's 429."""
+    from authapi.auth import attempts
     from authapi.users import repository
-    from authapi.users.models import (
-        LOGIN_THROTTLE_SK,
-        USER_SK,
-        LoginThrottleItem,
-        UserItem,
-        login_throttle_pk,
-        user_pk,
-    )
 
     user = repository.find_for_login(USERNAME)
     if user is None:
         raise RuntimeError(f"the benchmark user {USERNAME!r} is gone")
-    UserItem(user_pk(user.id), USER_SK).update(
-        actions=[UserItem.login_failures.remove(), UserItem.last_login_failure_at.remove()]
-    )
+    attempts.forget(attempts.of_account(user.id))
     for name in (UNKNOWN_USERNAME, INVALID_USERNAME.strip().lower()):
-        LoginThrottleItem(login_throttle_pk(name), LOGIN_THROTTLE_SK).delete()
+        attempts.forget(attempts.of_unknown_name(name))
 
 
 def _invoke(handler: Any, case: Case, timer: SdkTimer) -> tuple[float, float]:

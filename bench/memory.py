@@ -142,11 +142,11 @@ class Users:
 
         import pyotp
 
-        from authapi.core.config import get_settings
+        from authapi.core.config import Settings
 
         from .inprocess import create_enrolled_user
 
-        settings = get_settings()
+        settings = Settings.from_env()
         self.count += 1
         username = f"{USERNAME}{self.count}"
         audit = logging.getLogger("authapi.security")

@@ -257,6 +257,7 @@ def prepare(handler: Any, fake: Clock, settings: Settings) -> State:
     stored = passwords.hash_password(PASSWORD)
     for index in range(LISTED_USERS):
         service.import_user(
+            settings,
             username=f"listed{index}",
             email=f"listed{index}@example.com",
             password_hash=stored,

@@ -38,6 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from authapi.core import db
+from authapi.core.config import Settings
+from authapi.core.errors import EmailTaken, PolicyViolation, ServiceUnavailable, UsernameTaken
+from authapi.security import passwords
+from authapi.users import repository, service
+from authapi.users.domain import Role, normalize_email, normalize_username
 from infra.target import add_target_arguments, point_at_target
 
 EXPECTED_COLUMNS = (
@@ -194,10 +200,6 @@ def _disabled(value: object) -> bool | None:
 
 def check_row(row: SourceRow) -> Outcome:
     """Every check one row allows on its own. Sets `candidate` or `reason`."""
-    from authapi.core.errors import PolicyViolation
-    from authapi.security import passwords
-    from authapi.users.domain import Role, normalize_email, normalize_username
-
     outcome = Outcome(row.id, None, row.has_otp_secret)
     raw_email, password_hash = row.email, row.hashed_password
     missing = [name for name in REQUIRED_FIELDS if getattr(row, name) is None]
@@ -262,43 +264,20 @@ def plan(rows: list[SourceRow]) -> list[Outcome]:
     return outcomes
 
 
-def _claimed(claim_pk: str) -> bool:
-    """Whether a username or email claim exists in the table: one consistent read."""
-    from pynamodb.exceptions import DoesNotExist
-
-    from authapi.core.db import storage_errors
-    from authapi.users.models import CLAIM_SK, ClaimItem
-
-    with storage_errors():
-        try:
-            ClaimItem.get(claim_pk, CLAIM_SK, consistent_read=True)
-        except DoesNotExist:
-            return False
-    return True
-
-
 def _present_reason(candidate: Candidate) -> str | None:
-    from authapi.users.models import email_claim_pk, username_claim_pk
-
-    if _claimed(username_claim_pk(candidate.username)):
+    if repository.username_taken(candidate.username):
         return "username already in the table"
-    if _claimed(email_claim_pk(candidate.email)):
+    if repository.email_taken(candidate.email):
         return "email already in the table"
     return None
 
 
-def apply(outcomes: list[Outcome], dry_run: bool) -> None:
+def apply(settings: Settings, outcomes: list[Outcome], dry_run: bool) -> None:
     """Write every candidate (or, in a dry run, only look for it in the table).
 
     Raises ServiceUnavailable when the table cannot be read or written.
     """
-    from authapi.core.config import get_settings
-    from authapi.core.db import bind
-    from authapi.core.errors import EmailTaken, PolicyViolation, UsernameTaken
-    from authapi.users import service
-    from authapi.users.domain import Role
-
-    bind(get_settings())
+    db.bind(settings)
     for outcome in outcomes:
         candidate = outcome.candidate
         if candidate is None or outcome.reason is not None:
@@ -309,6 +288,7 @@ def apply(outcomes: list[Outcome], dry_run: bool) -> None:
             continue
         try:
             service.import_user(
+                settings,
                 username=candidate.username,
                 email=candidate.email,
                 password_hash=candidate.password_hash,
@@ -366,12 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     point_at_target(args)
-
-    from authapi.core.errors import ServiceUnavailable
-
     outcomes = plan(rows)
     try:
-        apply(outcomes, args.dry_run)
+        apply(Settings.from_env(), outcomes, args.dry_run)
     except ServiceUnavailable as exc:
         cause = exc.__cause__
         why = getattr(cause, "cause_response_message", None) or cause or exc.detail

@@ -91,11 +91,13 @@ def embedded_aws(hosts: Sequence[str] = ("127.0.0.1",)) -> Iterator[str]:
 def seed_local_admin() -> SeededAdmin | None:
     """The admin from ADMIN_USERNAME / ADMIN_EMAIL / ADMIN_PASSWORD; None (and why, on
     stderr) if it cannot be created, e.g. a weak ADMIN_PASSWORD."""
+    from authapi.core.config import Settings
     from authapi.core.errors import DomainError
     from infra.seed_admin import seed_admin
 
     try:
         return seed_admin(
+            Settings.from_env(),
             os.environ.get("ADMIN_USERNAME", "admin"),
             os.environ.get("ADMIN_EMAIL", "admin@example.com"),
             os.environ.get("ADMIN_PASSWORD") or None,

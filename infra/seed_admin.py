@@ -21,6 +21,14 @@ from dataclasses import dataclass
 
 import segno
 
+from authapi.core import db
+from authapi.core.config import Settings
+from authapi.core.errors import DomainError, EmailTaken, UsernameTaken
+from authapi.security import totp
+from authapi.security.keys import load_totp_secret_keys
+from authapi.security.recovery_codes import new_recovery_codes
+from authapi.users import service
+from authapi.users.domain import Role
 from infra.target import add_target_arguments, point_at_target
 
 GENERATED_PASSWORD_BYTES = 18  # 24 URL-safe characters, 144 bits
@@ -40,25 +48,19 @@ class AlreadyExists(Exception):
 
 
 def seed_admin(
-    username: str, email: str, password: str | None, full_name: str | None = None
+    settings: Settings,
+    username: str,
+    email: str,
+    password: str | None,
+    full_name: str | None = None,
 ) -> SeededAdmin:
-    """Create the admin in the table the environment's settings point at."""
-    # Imported here so that the caller can set TABLE_NAME / AWS_* first.
-    from authapi.core.config import get_settings
-    from authapi.core.db import bind
-    from authapi.core.errors import EmailTaken, UsernameTaken
-    from authapi.deps import load_seed_keys
-    from authapi.security import codes, totp
-    from authapi.users import service
-    from authapi.users.domain import Role
-
-    settings = get_settings()
-    bind(settings)
+    """Create the admin in the settings' table (bound here, as at the API's start-up)."""
+    db.bind(settings)
     generated = None
     if password is None:
         password = generated = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
     secret = totp.new_secret()
-    recovery_codes = codes.new_recovery_codes()
+    recovery_codes = new_recovery_codes()
     try:
         user = service.create_user(
             settings,
@@ -67,7 +69,7 @@ def seed_admin(
             password=password,
             full_name=full_name,
             role=Role.ADMIN,
-            enrollment=service.Enrollment(secret, recovery_codes, load_seed_keys(settings)),
+            enrollment=service.Enrollment(secret, recovery_codes, load_totp_secret_keys(settings)),
         )
     except (UsernameTaken, EmailTaken) as exc:
         raise AlreadyExists(exc.detail) from exc
@@ -132,11 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     point_at_target(args)
-
-    from authapi.core.errors import DomainError
-
+    settings = Settings.from_env()
     try:
-        admin = seed_admin(args.username, args.email, _read_password(args), args.full_name)
+        admin = seed_admin(
+            settings, args.username, args.email, _read_password(args), args.full_name
+        )
     except AlreadyExists as exc:
         print(f"Nothing changed: {exc}", file=sys.stderr)
         return 1

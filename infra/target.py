@@ -1,8 +1,8 @@
 """Which table an operator script works on: the local run, a deployed stack, or a name.
 
 Every script takes the same options (`--endpoint-url`, `--stack-name` | `--table`,
-`--region`) and sets the environment that `authapi`'s settings read, before it imports
-anything of `authapi`.
+`--region`) and sets the environment that `authapi`'s settings read, before the script
+reads them (`Settings.from_env`).
 """
 
 from __future__ import annotations

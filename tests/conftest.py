@@ -28,8 +28,8 @@ from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from authapi.core import secrets  # noqa: E402
-from authapi.core.config import Settings, get_settings  # noqa: E402
+from authapi.core import db, secrets  # noqa: E402
+from authapi.core.config import Settings  # noqa: E402
 from authapi.main import create_app  # noqa: E402
 from infra.moto_atomic import serialize_dynamodb_writes  # noqa: E402
 from infra.secrets import ensure_secrets  # noqa: E402
@@ -49,16 +49,18 @@ def moto_as_in_the_local_run() -> Iterator[None]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return get_settings()
+    return Settings.from_env()
 
 
 @pytest.fixture
 def aws(settings: Settings) -> Iterator[None]:
-    """A fresh in-process moto with the template's table and the stage's secrets."""
+    """A fresh in-process moto with the template's table and the stage's secrets, the
+    table bound as at start-up (create_app binds it again)."""
     with mock_aws():
         create_tables(boto3.client("dynamodb"), {"UsersTable": settings.table_name})
         ensure_secrets(boto3.client("ssm"), "test")
         secrets.reset_cache()
+        db.bind(settings)
         yield
         secrets.reset_cache()
 
@@ -118,6 +120,7 @@ def server_aws(
     create_tables(boto3.client("dynamodb"), {"UsersTable": settings.table_name})
     ensure_secrets(boto3.client("ssm"), "test")
     secrets.reset_cache()
+    db.bind(settings)
     yield moto_endpoint
     secrets.reset_cache()
 

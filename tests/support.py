@@ -12,8 +12,9 @@ import pyotp
 from fastapi.testclient import TestClient
 
 from authapi.core.config import Settings
-from authapi.deps import load_seed_keys
-from authapi.security import codes, totp
+from authapi.security import totp
+from authapi.security.keys import load_totp_secret_keys
+from authapi.security.recovery_codes import new_recovery_codes
 from authapi.users import service
 from authapi.users.domain import Role
 
@@ -74,7 +75,7 @@ class Directory:
         self._count += 1
         name = username or f"{role.value}{self._count}"
         secret = totp.new_secret() if enrolled else None
-        recovery = codes.new_recovery_codes()
+        recovery = new_recovery_codes()
         user = service.create_user(
             self.settings,
             username=name,
@@ -82,7 +83,7 @@ class Directory:
             password=PASSWORD,
             role=role,
             enrollment=(
-                service.Enrollment(secret, recovery, load_seed_keys(self.settings))
+                service.Enrollment(secret, recovery, load_totp_secret_keys(self.settings))
                 if secret
                 else None
             ),

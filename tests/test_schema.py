@@ -15,6 +15,7 @@ import fnmatch
 import importlib
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,14 @@ from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
 
 from authapi.audit import models as audit_models
+from authapi.audit.domain import AuditEvent
+from authapi.audit.schemas import AuditEventOut
 from authapi.auth import models as auth_models
 from authapi.core import db
 from authapi.core.config import Settings
 from authapi.core.db import TTL_ATTRIBUTE, TableItem
 from authapi.users import models as user_models
+from authapi.users.domain import UserSummary
 from authapi.users.schemas import UserOut
 from infra import requirements
 from infra.template import TEMPLATE_PATH, load_template, table_definitions
@@ -168,6 +172,25 @@ class TestTableAgreesWithModels:
         assert not secrets & set(db.LISTED_ATTRIBUTES)
         listed = set(UserOut.model_fields) - {"id"} | {"user_id"}
         assert listed <= set(db.LISTED_ATTRIBUTES)
+
+
+class TestEachRecordDefinedOnce:
+    """The code's copies of a record's fields, each checked against the one definition
+    (the domain dataclass); tests/api checks the HTTP bodies against the contract."""
+
+    def test_user_out_shows_the_users_summary(self) -> None:
+        assert set(UserOut.model_fields) == {field.name for field in fields(UserSummary)}
+
+    def test_audit_event_out_shows_the_audit_event(self) -> None:
+        assert set(AuditEventOut.model_fields) == {field.name for field in fields(AuditEvent)}
+
+    def test_listed_attributes_are_what_the_listings_show(self) -> None:
+        """The by-kind index holds the listings' fields (under their item attribute
+        names) and the TTL, nothing more."""
+        users = {"user_id" if name == "id" else name for name in UserOut.model_fields}
+        events = {"event_id" if name == "id" else name for name in AuditEventOut.model_fields}
+        assert set(db.LISTED_ATTRIBUTES) == users | events | {TTL_ATTRIBUTE}
+        assert len(db.LISTED_ATTRIBUTES) == len(set(db.LISTED_ATTRIBUTES))
 
 
 class TestTimeToLive:

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
+from authapi.core.config import Settings
 from authapi.main import create_app
 
 CSP = (
@@ -49,7 +50,7 @@ class _Tags(HTMLParser):
 
 @pytest.fixture
 def plain_client() -> TestClient:
-    return TestClient(create_app())
+    return TestClient(create_app(Settings.from_env()))
 
 
 def parse(html: str) -> _Tags:

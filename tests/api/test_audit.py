@@ -107,7 +107,7 @@ def test_security_events_are_recorded(client: TestClient, directory: Directory) 
 def test_events_never_contain_secrets(
     client: TestClient, directory: Directory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """ASVS 7.1.1 / 5.0 16.2.5: no password, code, token or seed in events or logs."""
+    """ASVS 7.1.1 / 5.0 16.2.5: no password, code, token or TOTP secret in events or logs."""
     caplog.set_level(logging.INFO)
     admin = directory.admin()
     user = directory.user()

@@ -8,14 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from authapi.core import errors
-from authapi.core.config import get_settings
+from authapi.core.config import Settings
 from authapi.main import create_app
 from authapi.users.domain import USERNAME_PATTERN
 
 
 @pytest.fixture
 def plain_client() -> TestClient:
-    return TestClient(create_app())
+    return TestClient(create_app(Settings.from_env()))
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
@@ -62,7 +62,7 @@ def test_openapi_states_what_the_server_enforces(plain_client: TestClient) -> No
     """The document's constraints are the server's (schemathesis checks the rest)."""
     spec = plain_client.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
-    settings = get_settings()
+    settings = Settings.from_env()
     assert schemas["ErrorOut"]["properties"]["code"]["enum"] == errors.error_codes()
     assert {"INVALID_CREDENTIALS", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE"} <= set(
         errors.error_codes()

@@ -16,7 +16,7 @@ from tests.support import PASSWORD, Directory
 
 def test_health_answers_without_aws() -> None:
     """No moto, no credentials needed: /health never touches AWS."""
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(Settings.from_env())) as client:
         response = client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}

@@ -18,6 +18,7 @@ from tests.support import PASSWORD, Account, Directory
 def _bulk_create(settings: Settings, count: int, role: Role = Role.USER) -> None:
     for number in range(count):
         service.import_user(
+            settings,
             username=f"bulk{number:03d}-{role.value}",
             email=f"bulk{number:03d}-{role.value}@example.com",
             # A precomputed hash keeps 250 creations fast; import_user keeps it as is.

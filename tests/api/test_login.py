@@ -324,10 +324,10 @@ def test_legacy_bcrypt_hash_is_upgraded_to_argon2id_at_login(
     directory.sign_in(account)
 
 
-def test_asvs_2_8_2_a_table_dump_reveals_no_usable_seed(
+def test_asvs_2_8_2_a_table_dump_reveals_no_usable_totp_secret(
     client: TestClient, directory: Directory, settings: Settings
 ) -> None:
-    """ASVS 2.8.2 / 5.0 13.3.1: TOTP seeds are stored encrypted (AES-256-GCM)."""
+    """ASVS 2.8.2 / 5.0 13.3.1: TOTP secrets are stored encrypted (AES-256-GCM)."""
     account = directory.create(enrolled=False)
     enrolled = _enroll(client, directory, account.username)
     pending = directory.create(enrolled=False)

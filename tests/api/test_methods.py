@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from authapi.core.config import Settings
 from authapi.main import create_app
 from tests.support import Directory
 
@@ -13,7 +14,7 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRA
 
 
 def _documented_methods() -> dict[str, set[str]]:
-    document = create_app().openapi()
+    document = create_app(Settings.from_env()).openapi()
     return {path: {method.upper() for method in item} for path, item in document["paths"].items()}
 
 

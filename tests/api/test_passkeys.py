@@ -10,6 +10,7 @@ impersonation resistance), 5.2.2 (failure budget).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -17,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from authapi.core.config import Settings
+from authapi.main import create_app
 from authapi.security.throttle import MFA_TOKEN_FAILURES
 from tests.passkey_authenticator import ORIGIN, SoftAuthenticator
 from tests.support import PASSWORD, Account, Directory, table_items
@@ -514,28 +516,23 @@ class TestAdministration:
 
 
 def test_the_configured_relying_party_wins_over_the_host(
-    client: TestClient, directory: Directory, monkeypatch: pytest.MonkeyPatch
+    directory: Directory, settings: Settings
 ) -> None:
     """WEBAUTHN_RP_ID / WEBAUTHN_ORIGINS: e.g. a custom domain in front of the API."""
-    from authapi.core import config
-
     account = directory.user()
-    configured = config.Settings(
-        **{
-            **vars(config.get_settings()),
-            "webauthn_rp_id": "example.com",
-            "webauthn_origins": ("https://login.example.com",),
-        }
+    configured = replace(
+        settings, webauthn_rp_id="example.com", webauthn_origins=("https://login.example.com",)
     )
-    monkeypatch.setattr("authapi.deps.get_settings", lambda: configured)
-    options = registration_options(client, account)
-    assert options["rp"]["id"] == "example.com"
-    authenticator = SoftAuthenticator()
-    at_host = authenticator.create(options, origin=ORIGIN)
-    # The API's own origin is not configured: refused.
-    body = {"credential": at_host}
-    assert client.post("/users/me/passkeys", headers=account.headers, json=body).status_code == 422
-    options = registration_options(client, account)
-    good = authenticator.create(options, origin="https://login.example.com")
-    response = client.post("/users/me/passkeys", headers=account.headers, json={"credential": good})
-    assert response.status_code == 201
+    with TestClient(create_app(configured), raise_server_exceptions=False) as client:
+        options = registration_options(client, account)
+        assert options["rp"]["id"] == "example.com"
+        authenticator = SoftAuthenticator()
+        at_host = authenticator.create(options, origin=ORIGIN)
+        # The API's own origin is not configured: refused.
+        body = {"credential": at_host}
+        refused = client.post("/users/me/passkeys", headers=account.headers, json=body)
+        assert refused.status_code == 422
+        options = registration_options(client, account)
+        good = {"credential": authenticator.create(options, origin="https://login.example.com")}
+        response = client.post("/users/me/passkeys", headers=account.headers, json=good)
+        assert response.status_code == 201

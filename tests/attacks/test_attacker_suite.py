@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from authapi.core.config import Settings
-from authapi.deps import load_signing_keys
+from authapi.security.keys import load_signing_keys
 from authapi.users import repository
 from authapi.users.domain import Role, User
 from authapi.users.models import USER_SK, UserItem, user_pk

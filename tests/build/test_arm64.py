@@ -18,8 +18,8 @@ with the x86_64 libraries wherever the function stores or signs something:
   password change, whose stored hash the x86_64 argon2 verifies;
 * Ed25519 sign: the mfa and access tokens, verified here; Ed25519 verify: the mfa token
   at `/auth/mfa/verify`, the access token at `GET /users/me`, a forged one refused;
-* AES-GCM decrypt: the TOTP seed sealed here at `/auth/mfa/verify`; AES-GCM encrypt: a
-  TOTP enrollment, whose stored seed is opened here, then confirmed there.
+* AES-GCM decrypt: the TOTP secret sealed here at `/auth/mfa/verify`; AES-GCM encrypt: a
+  TOTP enrollment, whose stored secret is opened here, then confirmed there.
 
 Needs root, QEMU user-mode emulation (binfmt_misc) and debootstrap: skipped locally when
 the root filesystem cannot be made, a failure under CI (CI set); .ci/run installs them.
@@ -41,8 +41,8 @@ import pytest
 
 from authapi.core import db
 from authapi.core.config import Settings
-from authapi.deps import load_seed_keys, load_signing_keys
-from authapi.security import passwords, seeds
+from authapi.security import passwords, totp_secrets
+from authapi.security.keys import load_signing_keys, load_totp_secret_keys
 from authapi.security.tokens import TokenIssuer, TokenKind
 from authapi.users import service
 from bench import lambda_events
@@ -231,7 +231,7 @@ def test_sign_in_on_emulated_arm64(
         # Ed25519 signed there, verified here.
         assert issuer.decode(TokenKind.MFA, challenge["mfa_token"])["sub"] == user.id
 
-        # Ed25519 verify of the mfa token; AES-GCM decrypt of the seed sealed here.
+        # Ed25519 verify of the mfa token; AES-GCM decrypt of the TOTP secret sealed here.
         code = pyotp.TOTP(secret).now()
         status, tokens = function.invoke(
             _post("/auth/mfa/verify", {"mfa_token": challenge["mfa_token"], "code": code})
@@ -263,7 +263,7 @@ def test_sign_in_on_emulated_arm64(
         assert stored_hash.startswith("$argon2id$")
         assert passwords.verify_password(NEW_PASSWORD, stored_hash) == (True, None)
 
-        # AES-GCM encrypt there: the enrollment's seed, opened here; then confirmed there.
+        # AES-GCM encrypt there: the enrollment's TOTP secret, opened here; then confirmed there.
         status, challenge = function.invoke(lambda_events.login(newcomer.username, PASSWORD))
         assert (status, challenge["mfa"]) == (200, "setup")
         mfa_token = challenge["mfa_token"]
@@ -271,7 +271,10 @@ def test_sign_in_on_emulated_arm64(
         assert status == 200, setup
         sealed = service.get_user(newcomer.id).pending_totp_secret
         assert sealed is not None
-        assert seeds.decrypt(load_seed_keys(settings), sealed, newcomer.id) == setup["secret"]
+        assert (
+            totp_secrets.decrypt(load_totp_secret_keys(settings), sealed, newcomer.id)
+            == setup["secret"]
+        )
         code = pyotp.TOTP(setup["secret"]).now()
         status, enrolled = function.invoke(
             _post("/auth/mfa/setup/confirm", {"mfa_token": mfa_token, "code": code})

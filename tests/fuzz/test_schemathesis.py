@@ -36,6 +36,7 @@ from schemathesis.core.failures import AcceptedNegativeData
 from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.specs.openapi import checks as openapi_checks
 
+from authapi.core.config import Settings
 from authapi.main import create_app
 from authapi.users.domain import Role
 from tests.support import PASSWORD, Account, Directory
@@ -107,7 +108,7 @@ CALLERS = ("anonymous", "user", "admin")
 def _operations() -> list[tuple[str, str, bool]]:
     """(method, path, takes input) for every operation in the document. Building the
     document needs no AWS: create_app only binds the models to the table name."""
-    document = create_app().openapi()
+    document = create_app(Settings.from_env()).openapi()
     found = []
     for path, item in document["paths"].items():
         for method, operation in item.items():

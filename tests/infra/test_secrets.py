@@ -1,7 +1,7 @@
 """`python -m infra.secrets`, run as an operator runs it, against a loopback moto server.
 
 Protects the secrets script's promises: a stage's key sets (JWT signing keys, TOTP
-seed keys) are created once as SSM SecureStrings from the OS CSPRNG, re-running never
+secret keys) are created once as SSM SecureStrings from the OS CSPRNG, re-running never
 overwrites them, --rotate appends a key, and no key is ever printed.
 """
 

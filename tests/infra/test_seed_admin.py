@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from authapi.core.config import Settings
-from authapi.deps import load_seed_keys
-from authapi.security import seeds
+from authapi.security import totp_secrets
+from authapi.security.keys import load_totp_secret_keys
 from authapi.security.passwords import verify_password
 from tests.infra.support import run_script
 from tests.support import Clock, table_items
@@ -70,9 +70,11 @@ def seed_json(endpoint: str, settings: Settings, username: str = "RootAdmin") ->
     return output
 
 
-def stored_seed(item: dict[str, Any], settings: Settings) -> str:
-    """The TOTP seed of a stored user item, decrypted (it is stored encrypted)."""
-    return seeds.decrypt(load_seed_keys(settings), item["totp_secret"]["S"], item["user_id"]["S"])
+def stored_totp_secret(item: dict[str, Any], settings: Settings) -> str:
+    """The TOTP secret of a stored user item, decrypted (it is stored encrypted)."""
+    return totp_secrets.decrypt(
+        load_totp_secret_keys(settings), item["totp_secret"]["S"], item["user_id"]["S"]
+    )
 
 
 def test_json_output_and_the_stored_admin(server_aws: str, settings: Settings) -> None:
@@ -104,8 +106,10 @@ def test_json_output_and_the_stored_admin(server_aws: str, settings: Settings) -
     assert item["user_id"]["S"] == output["user_id"]
     assert item["username"]["S"] == "rootadmin"
     assert item["role"]["S"] == "admin"
-    assert stored_seed(item, settings) == totp.secret, "the admin is enrolled with the URI's secret"
-    assert totp.secret not in json.dumps(item), "the TOTP seed is stored in plaintext"
+    assert stored_totp_secret(item, settings) == totp.secret, (
+        "the admin is enrolled with the URI's secret"
+    )
+    assert totp.secret not in json.dumps(item), "the TOTP secret is stored in plaintext"
     assert item["password_hash"]["S"].startswith("$argon2id$"), item["password_hash"]
     ok, _ = verify_password(PASSWORD, item["password_hash"]["S"])
     assert ok
@@ -132,7 +136,7 @@ def test_terminal_output_has_the_uri_on_its_own_line_and_a_qr_code(
     assert len(uri_lines) == 1, result.stdout
     uri = lines[uri_lines[0]]
     assert OTPAUTH_LINE.fullmatch(uri), repr(uri)
-    assert pyotp.parse_uri(uri).secret == stored_seed(only_user(settings), settings)
+    assert pyotp.parse_uri(uri).secret == stored_totp_secret(only_user(settings), settings)
     after_uri = lines[uri_lines[0] + 1 :]
     qr_lines = [line for line in after_uri if line and set(line) <= QR_CHARACTERS]
     assert len(qr_lines) >= MIN_QR_LINES, result.stdout

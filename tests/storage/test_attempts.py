@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from authapi.auth import attempts
-from authapi.auth.service import _reserve
+from authapi.auth.budget import reserve
 from authapi.core.errors import InvalidCredentials, NotAuthenticated, TooManyAttempts
 from authapi.security.throttle import FORGET_AFTER_SECONDS, FREE_FAILURES, FailureRecord
 from tests.support import Clock, Directory
@@ -23,7 +23,7 @@ def _spend(budget: attempts.Budget, times: int, clock: Clock) -> FailureRecord:
     seen = attempts.read(budget)
     for _ in range(times):
         clock.advance(seen.retry_after(clock.now()) or 0)
-        seen = _reserve(budget, seen).reserved
+        seen = reserve(budget, seen).reserved
     return seen
 
 
@@ -41,7 +41,7 @@ def test_a_stale_view_cannot_admit_an_attempt_the_stored_budget_refuses(
     write refuses, the request reads again and answers 429 without any check."""
     _spend(budget, FREE_FAILURES, clock)
     with pytest.raises(TooManyAttempts) as refused:
-        _reserve(budget, FailureRecord())
+        reserve(budget, FailureRecord())
     assert refused.value.retry_after_seconds == 1
     assert attempts.read(budget).count == FREE_FAILURES
 
@@ -52,7 +52,7 @@ def test_a_stale_view_still_admits_what_the_budget_allows(
     """Within the free attempts a stale view costs nothing: the count is added to, not
     overwritten, so every attempt is counted exactly once."""
     _spend(budget, 2, clock)
-    reservation = _reserve(budget, FailureRecord())
+    reservation = reserve(budget, FailureRecord())
     assert reservation.reserved.count == 3
     assert attempts.read(budget).count == 3
 
@@ -62,10 +62,10 @@ def test_the_count_restarts_after_an_hour_of_quiet_once(
 ) -> None:
     spent = _spend(budget, FREE_FAILURES + 2, clock)
     clock.advance(FORGET_AFTER_SECONDS)
-    first = _reserve(budget, spent)
+    first = reserve(budget, spent)
     assert first.reserved.count == 1
     # A parallel request with the same stale view cannot restart it a second time.
-    second = _reserve(budget, spent)
+    second = reserve(budget, spent)
     assert second.reserved.count == 2
 
 
@@ -75,12 +75,12 @@ def test_release_restores_exactly_or_takes_back_only_its_own_attempt(
     budget = attempts.of_account(directory.create().id)
     before = _spend(budget, 2, clock)
     clock.advance(5)
-    mine = _reserve(budget, before)
+    mine = reserve(budget, before)
     attempts.release(mine)
     assert attempts.read(budget) == before  # count and time as they were
-    mine = _reserve(budget, before)
+    mine = reserve(budget, before)
     clock.advance(1)
-    theirs = _reserve(budget, mine.reserved)  # counted after mine
+    theirs = reserve(budget, mine.reserved)  # counted after mine
     attempts.release(mine)
     assert attempts.read(budget) == FailureRecord(3, theirs.reserved.last_at)
 
@@ -92,7 +92,7 @@ def test_an_mfa_tokens_ceiling_holds_against_a_stale_view(
     _spend(budget, 3, clock)
     assert attempts.reserve(budget, FailureRecord(), clock.now(), ceiling=3) is None
     with pytest.raises(NotAuthenticated):
-        _reserve(budget, FailureRecord(), ceiling=3)
+        reserve(budget, FailureRecord(), ceiling=3)
 
 
 def test_a_deleted_account_is_a_failed_login(directory: Directory, clock: Clock) -> None:
@@ -103,4 +103,12 @@ def test_a_deleted_account_is_a_failed_login(directory: Directory, clock: Clock)
     assert user is not None
     repository.delete_user(user)
     with pytest.raises(InvalidCredentials):
-        _reserve(attempts.of_account(account.id), FailureRecord())
+        reserve(attempts.of_account(account.id), FailureRecord())
+
+
+def test_forgetting_a_budget_admits_attempts_at_once(budget: attempts.Budget, clock: Clock) -> None:
+    """An operator's reset (attempts.forget): a spent budget is whole again."""
+    _spend(budget, FREE_FAILURES + 2, clock)
+    attempts.forget(budget)
+    assert attempts.read(budget) == FailureRecord()
+    assert reserve(budget, FailureRecord()).reserved.count == 1

@@ -51,7 +51,7 @@ def test_pages_across_shards_hold_every_event_once_newest_first(
 ) -> None:
     # Many events in the same second: their order comes from the ids alone.
     for index in range(120):
-        record_event("user_updated", user_id=f"user-{index % 5}")
+        record_event(settings, "user_updated", user_id=f"user-{index % 5}")
         if index % 40 == 0:
             clock.advance(1)
     listed = _pages(None, limit)
@@ -66,7 +66,7 @@ def test_a_burst_spreads_evenly_over_the_shards(
     """No index key gets more than its share: with 800 events over 16 shards (50 each on
     average), the busiest shard stays under twice the average."""
     for index in range(BURST):
-        record_event("login_succeeded", user_id=f"user-{index}", factor="totp")
+        record_event(settings, "login_succeeded", user_id=f"user-{index}", factor="totp")
     per_shard = Counter(
         item["gsi1pk"]["S"] for item in table_items(settings.table_name) if "gsi1pk" in item
     )

@@ -12,8 +12,9 @@ import pyotp
 import pytest
 
 from authapi.core.errors import NotAuthenticated
-from authapi.security import codes, passwords, seeds, totp
-from authapi.security.keys import ACTIVATION_DELAY_SECONDS, add_key, seed_keys, signing_keys
+from authapi.security import passwords, recovery_codes, refresh_tokens, totp, totp_secrets
+from authapi.security.digests import digest
+from authapi.security.keys import ACTIVATION_DELAY_SECONDS, add_key, signing_keys, totp_secret_keys
 from authapi.security.tokens import TokenIssuer, TokenKind
 from tests.support import Clock
 
@@ -206,25 +207,25 @@ class TestTokens:
 
 
 class TestSeedEncryption:
-    """ASVS 2.8.2 / 5.0 13.3.1: TOTP seeds are encrypted at rest (AES-256-GCM)."""
+    """ASVS 2.8.2 / 5.0 13.3.1: TOTP secrets are encrypted at rest (AES-256-GCM)."""
 
     def test_round_trip_and_no_plaintext(self) -> None:
-        keys = seed_keys(add_key(None), NOW)
+        keys = totp_secret_keys(add_key(None), NOW)
         secret = totp.new_secret()
-        sealed = seeds.encrypt(keys, secret, "user-1")
+        sealed = totp_secrets.encrypt(keys, secret, "user-1")
         assert secret not in sealed
         assert sealed.split(".")[1] == keys.kid
-        assert seeds.decrypt(keys, sealed, "user-1") == secret
+        assert totp_secrets.decrypt(keys, sealed, "user-1") == secret
 
     def test_ciphertext_is_bound_to_its_user(self) -> None:
-        keys = seed_keys(add_key(None), NOW)
-        sealed = seeds.encrypt(keys, totp.new_secret(), "user-1")
-        with pytest.raises(seeds.SeedUndecryptable):
-            seeds.decrypt(keys, sealed, "user-2")
+        keys = totp_secret_keys(add_key(None), NOW)
+        sealed = totp_secrets.encrypt(keys, totp.new_secret(), "user-1")
+        with pytest.raises(totp_secrets.TotpSecretUndecryptable):
+            totp_secrets.decrypt(keys, sealed, "user-2")
 
     def test_tampering_and_unknown_keys_are_detected(self) -> None:
-        keys = seed_keys(add_key(None), NOW)
-        sealed = seeds.encrypt(keys, totp.new_secret(), "u")
+        keys = totp_secret_keys(add_key(None), NOW)
+        sealed = totp_secrets.encrypt(keys, totp.new_secret(), "u")
         version, kid, nonce, body = sealed.split(".")
         flipped = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1]
         for bad in (
@@ -232,25 +233,27 @@ class TestSeedEncryption:
             f"{version}.unknown.{nonce}.{body}",
             "garbage",
         ):
-            with pytest.raises(seeds.SeedUndecryptable):
-                seeds.decrypt(keys, bad, "u")
-        with pytest.raises(seeds.SeedUndecryptable):
-            seeds.decrypt(seed_keys(add_key(None), NOW), sealed, "u")
+            with pytest.raises(totp_secrets.TotpSecretUndecryptable):
+                totp_secrets.decrypt(keys, bad, "u")
+        with pytest.raises(totp_secrets.TotpSecretUndecryptable):
+            totp_secrets.decrypt(totp_secret_keys(add_key(None), NOW), sealed, "u")
 
-    def test_rotation_keeps_old_seeds_readable(self) -> None:
+    def test_rotation_keeps_old_totp_secrets_readable(self) -> None:
         raw = add_key(None)
-        old = seeds.encrypt(seed_keys(raw, NOW), "SECRET", "u")
-        rotated = seed_keys(add_key(raw), time.time() + 1 + ACTIVATION_DELAY_SECONDS)
-        assert seeds.decrypt(rotated, old, "u") == "SECRET"
+        old = totp_secrets.encrypt(totp_secret_keys(raw, NOW), "SECRET", "u")
+        rotated = totp_secret_keys(add_key(raw), time.time() + 1 + ACTIVATION_DELAY_SECONDS)
+        assert totp_secrets.decrypt(rotated, old, "u") == "SECRET"
         assert (
-            seeds.encrypt(rotated, "SECRET", "u").split(".")[1] == rotated.kid != old.split(".")[1]
+            totp_secrets.encrypt(rotated, "SECRET", "u").split(".")[1]
+            == rotated.kid
+            != old.split(".")[1]
         )
 
 
-class TestCodes:
+class TestRandomBearerValues:
     def test_recovery_codes_have_at_least_112_bits_and_are_distinct(self) -> None:
         """ASVS 2.6.2: recovery codes have >= 112 bits, so a fast hash is enough."""
-        batch = codes.new_recovery_codes()
+        batch = recovery_codes.new_recovery_codes()
         assert len(batch) == 10
         assert len(set(batch)) == 10
         for code in batch:
@@ -258,13 +261,15 @@ class TestCodes:
             assert len(base64.b32decode(compact.upper())) * 8 >= 112
 
     def test_recovery_code_digest_ignores_case_spaces_and_hyphens(self) -> None:
-        code = codes.new_recovery_codes()[0]
-        assert codes.recovery_code_digest(code.upper().replace("-", " ")) == codes.digest(code)
-        assert codes.recovery_code_digest("too-short") is None
+        code = recovery_codes.new_recovery_codes()[0]
+        typed = code.upper().replace("-", " ")
+        assert recovery_codes.recovery_code_digest(typed) == digest(code)
+        assert recovery_codes.recovery_code_digest("too-short") is None
 
     def test_refresh_tokens_carry_256_bits(self) -> None:
-        token = codes.new_refresh_token()
-        assert len(base64.urlsafe_b64decode(token + "=")) == 32
+        user_id, _, secret = refresh_tokens.new("user-1").partition(".")
+        assert user_id == "user-1"
+        assert len(base64.urlsafe_b64decode(secret + "=")) == 32
 
 
 def test_precomputed_dummy_hash_uses_the_configured_parameters() -> None:

@@ -9,14 +9,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from authapi.auth.service import AuthenticatedRequest, AuthService
-from authapi.core import clock, request_context
-from authapi.core.config import Settings, get_settings
+from authapi.auth.service import AuthService
+from authapi.auth.sessions import AuthenticatedRequest
+from authapi.core import request_context
+from authapi.core.config import Settings
 from authapi.core.errors import Forbidden, NotAuthenticated
-from authapi.core.secrets import secret_store
 from authapi.passkeys.service import PasskeyService, relying_party
 from authapi.security import keys
-from authapi.security.keys import SeedKeys, SigningKeys
+from authapi.security.keys import SigningKeys, TotpSecretKeys
 from authapi.security.tokens import TokenIssuer
 from authapi.users.domain import User
 
@@ -29,66 +29,63 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
 # BENCHMARKS.md "Warm latency"). Those that call AWS stay `def`, off the event loop.
 
 
-async def current_settings() -> Settings:
-    return get_settings()
+async def current_settings(request: Request) -> Settings:
+    """The settings the app was created with (`main.create_app`)."""
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 SettingsDep = Annotated[Settings, Depends(current_settings)]
-
-
-def load_signing_keys(settings: Settings) -> SigningKeys:
-    return keys.signing_keys(
-        secret_store(settings).get(settings.signing_keys_parameter), clock.now()
-    )
-
-
-def load_seed_keys(settings: Settings) -> SeedKeys:
-    return keys.seed_keys(secret_store(settings).get(settings.totp_keys_parameter), clock.now())
 
 
 # The key sets come from the container's cache; SSM is read once per 5 minutes per
 # container (core/secrets.py), and that one read then blocks the event loop. On Lambda a
 # container serves one request at a time, so no other request waits for it.
 async def get_signing_keys(settings: SettingsDep) -> SigningKeys:
-    return load_signing_keys(settings)
+    return keys.load_signing_keys(settings)
 
 
 SigningKeysDep = Annotated[SigningKeys, Depends(get_signing_keys)]
 
 
-async def get_seed_keys(settings: SettingsDep) -> SeedKeys:
-    return load_seed_keys(settings)
+async def get_totp_secret_keys(settings: SettingsDep) -> TotpSecretKeys:
+    return keys.load_totp_secret_keys(settings)
 
 
-SeedKeysDep = Annotated[SeedKeys, Depends(get_seed_keys)]
+TotpSecretKeysDep = Annotated[TotpSecretKeys, Depends(get_totp_secret_keys)]
 
 
-async def get_cursor_key(seeds: SeedKeysDep) -> bytes:
-    """Signs page cursors. Derived from the newest seed key (never used as is), so
+async def get_cursor_key(totp_keys: TotpSecretKeysDep) -> bytes:
+    """Signs page cursors. Derived from the newest TOTP secret key (never used as is), so
     cursors need no secret of their own; a key rotation only retires old cursors."""
-    return hmac.new(seeds.keys[seeds.kid], b"authapi page cursors v1", hashlib.sha256).digest()
+    return hmac.new(
+        totp_keys.keys[totp_keys.kid], b"authapi page cursors v1", hashlib.sha256
+    ).digest()
 
 
 CursorKeyDep = Annotated[bytes, Depends(get_cursor_key)]
 
 
 async def get_auth_service(
-    settings: SettingsDep, signing: SigningKeysDep, seeds: SeedKeysDep
+    settings: SettingsDep, signing: SigningKeysDep, totp_keys: TotpSecretKeysDep
 ) -> AuthService:
     issuer = TokenIssuer(keys=signing, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    return AuthService(settings, issuer, seeds)
+    return AuthService(settings, issuer, totp_keys)
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 
 async def get_passkey_service(
-    settings: SettingsDep, signing: SigningKeysDep, seeds: SeedKeysDep, request: Request
+    settings: SettingsDep,
+    signing: SigningKeysDep,
+    totp_keys: TotpSecretKeysDep,
+    request: Request,
 ) -> PasskeyService:
     issuer = TokenIssuer(keys=signing, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     url = request.url  # behind API Gateway: https and its domain (Mangum's scope)
     rp = relying_party(settings, url.hostname or "", f"{url.scheme}://{url.netloc}")
-    return PasskeyService(settings, issuer, seeds, rp)
+    return PasskeyService(settings, issuer, totp_keys, rp)
 
 
 PasskeyServiceDep = Annotated[PasskeyService, Depends(get_passkey_service)]

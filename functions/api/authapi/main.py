@@ -15,7 +15,7 @@ from authapi.auth import oauth, oauth_routes
 from authapi.auth.routes import router as auth_router
 from authapi.core import db
 from authapi.core.body_limit import BodySizeLimit
-from authapi.core.config import Settings, get_settings
+from authapi.core.config import Settings
 from authapi.core.headers import SecurityHeaders
 from authapi.core.request_context import RequestContextMiddleware
 from authapi.passkeys.routes import router as passkeys_router
@@ -29,8 +29,9 @@ immediately followed by the current 6-digit code from your authenticator app.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(settings: Settings) -> FastAPI:
+    """The app for these settings: the table is bound here, and the routes get the
+    settings from `app.state` (deps.current_settings)."""
     # Our request and security lines are INFO/WARNING; Lambda's root logger default
     # (WARNING) would drop the request lines.
     logging.getLogger("authapi").setLevel(settings.log_level)
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # replaced by self-hosted assets in `docs.install`
         redoc_url=None,
     )
+    app.state.settings = settings
     http_errors.install(app)
     docs.install(app)
 
@@ -82,8 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+# Importing this module is the Lambda container's start-up (the handler is
+# authapi.main.handler): the settings are read here, once, and bound before any request.
+settings = Settings.from_env()
+app = create_app(settings)
 if warmup.in_lambda():
-    warmup.prepare_container(get_settings())
-    warmup.register_snapshot_hooks(get_settings())
+    warmup.prepare_container(settings)
+    warmup.register_snapshot_hooks(settings)
 handler = Mangum(app, lifespan="off")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from authapi.audit.domain import AuditEvent
 from authapi.audit.models import (
     AUDIT_SHARDS,
     AuditEventItem,
@@ -16,22 +15,6 @@ from authapi.audit.models import (
     user_audit_pk,
 )
 from authapi.core.db import storage_errors
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    id: str
-    at: str
-    type: str
-    user_id: str | None
-    actor_id: str | None
-    ip: str | None
-    detail: dict[str, Any]
-
-    @property
-    def order(self) -> str:
-        """The sort key: time, then the (time-ordered, unique) id."""
-        return f"{self.at}#{self.id}"
 
 
 def put_event(event: AuditEvent, expires_at: int, *, listed: bool) -> None:

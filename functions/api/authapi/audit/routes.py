@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from authapi.audit import service
+from authapi.audit.schemas import AuditEventOut, AuditEventPage
 from authapi.deps import CurrentAdmin, CursorKeyDep
 from authapi.http_errors import error_responses
 
 router = APIRouter(tags=["audit"])
-
-
-class AuditEventOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    at: str
-    type: str
-    user_id: str | None
-    actor_id: str | None
-    ip: str | None
-    detail: dict[str, Any]
-
-
-class AuditEventPage(BaseModel):
-    items: list[AuditEventOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
 
 
 @router.get(

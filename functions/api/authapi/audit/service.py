@@ -1,7 +1,7 @@
 """The audit trail (ASVS 4.0.3 7.1 / 7.2, 5.0 16.3): every security-relevant event is
 logged as one structured JSON line *and* stored in DynamoDB with a retention TTL.
 
-Callers pass identifiers and outcomes only: never a password, code, token or seed.
+Callers pass identifiers and outcomes only: never a password, code, token or TOTP secret.
 The actor and client IP come from the request context.
 """
 
@@ -14,9 +14,9 @@ import time
 from typing import Any
 
 from authapi.audit import repository
-from authapi.audit.repository import AuditEvent
+from authapi.audit.domain import AuditEvent
 from authapi.core import clock, cursors
-from authapi.core.config import get_settings
+from authapi.core.config import Settings
 from authapi.core.errors import PolicyViolation, ServiceUnavailable
 from authapi.core.request_context import current
 
@@ -36,7 +36,9 @@ def _listed(event: AuditEvent) -> bool:
     return event.user_id is not None and event.type not in _UNLISTED_TYPES
 
 
-def record_event(event_type: str, *, user_id: str | None = None, **detail: Any) -> None:
+def record_event(
+    settings: Settings, event_type: str, *, user_id: str | None = None, **detail: Any
+) -> None:
     context = current()
     event = AuditEvent(
         # Sortable: nanoseconds of the wall clock, then randomness. Events of one second
@@ -50,7 +52,7 @@ def record_event(event_type: str, *, user_id: str | None = None, **detail: Any) 
         detail=detail,
     )
     logger.warning(json.dumps({"event": event.type, **vars(event)}, default=str, sort_keys=True))
-    retention = get_settings().audit_retention_days * 24 * 3600
+    retention = settings.audit_retention_days * 24 * 3600
     try:
         repository.put_event(event, int(clock.now()) + retention, listed=_listed(event))
     except ServiceUnavailable:

@@ -10,7 +10,7 @@ run than the budget allows however many requests arrive at once (ASVS 5.0 6.3.1,
 NIST SP 800-63B 5.2.2), and every attempt is counted exactly once.
 
 A success gives its reservation back (`release`), or, for a sign-in, refills the whole
-budget inside the session transaction (`users.repository.sign_in_write`).
+budget inside the session transaction (`auth.credentials.sign_in_write`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from authapi.core.db import is_condition_failure, storage_errors
+from authapi.core.db import storage_errors, update_if
 from authapi.core.errors import InvalidCredentials
 from authapi.security import throttle
 from authapi.security.throttle import FailureRecord
@@ -123,13 +123,8 @@ def reserve(
     else:
         forget_at = datetime.fromtimestamp(int(now) + throttle.FORGET_AFTER_SECONDS, tz=UTC)
         actions.append(LoginThrottleItem.expires_at.set(forget_at))
-    with storage_errors():
-        try:
-            item.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                return None
-            raise
+    if not update_if(item, actions, condition):
+        return None
     # update() loads the item as written (ALL_NEW): the count includes this attempt.
     reserved = FailureRecord(int(item.login_failures), float(item.last_login_failure_at))
     return Reservation(budget, seen, reserved)
@@ -149,18 +144,18 @@ def release(reservation: Reservation) -> None:
         if before.count
         else [count.remove(), last.remove()]
     )
+    if not update_if(item, restore, (count == reserved.count) & (last == reserved.last_at)):
+        # Nothing to take back when the count is gone: a sign-in refilled the budget.
+        update_if(item, [count.add(-1)], count > 0)
+
+
+def forget(budget: Budget) -> None:
+    """Forget every failure the budget has counted: an account's budget is refilled, a
+    name's is deleted (operators and benchmarks; the API itself never forgets early)."""
+    item = _item(budget)
+    if budget.of_account:
+        count, last = type(item).login_failures, type(item).last_login_failure_at
+        update_if(item, [count.remove(), last.remove()], UserItem.pk.exists())
+        return
     with storage_errors():
-        try:
-            item.update(
-                actions=restore,
-                condition=(count == reserved.count) & (last == reserved.last_at),
-            )
-        except UpdateError as exc:
-            if not is_condition_failure(exc):
-                raise
-            try:
-                item.update(actions=[count.add(-1)], condition=count > 0)
-            except UpdateError as again:
-                # The count is gone: a sign-in refilled the budget meanwhile.
-                if not is_condition_failure(again):
-                    raise
+        item.delete()

@@ -21,7 +21,8 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from authapi.auth.schemas import OAuthErrorOut, TokenRequest
-from authapi.auth.service import AuthService, TokenPair
+from authapi.auth.service import AuthService
+from authapi.auth.sessions import TokenPair
 from authapi.core import errors
 from authapi.http_errors import ErrorOut, validation_detail
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, cast
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.operand import Path
-from pynamodb.transactions import TransactWrite
 
+from authapi.auth.credentials import UserWrite
 from authapi.auth.models import (
     RefreshTokenItem,
     SessionItem,
@@ -19,10 +19,9 @@ from authapi.auth.models import (
     spent_mfa_token_sk,
 )
 from authapi.core import clock
-from authapi.core.db import connection, failed_conditions, storage_errors
+from authapi.core.db import Transaction, storage_errors, transaction
 from authapi.core.errors import InvalidCredentials
-from authapi.users.models import USER_SK, UserItem, user_pk
-from authapi.users.repository import UserWrite
+from authapi.users.models import USER_SK, UserItem, user_item, user_pk
 
 
 @dataclass(frozen=True)
@@ -49,11 +48,24 @@ def _at(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
+def _new_refresh_token(
+    user_id: str, token_digest: str, session_id: str, token_version: int, expires_at: int
+) -> RefreshTokenItem:
+    """A refresh token of the session, unused; it ends with the session (`expires_at`)."""
+    return RefreshTokenItem(
+        user_pk(user_id),
+        refresh_sk(token_digest),
+        session_id=session_id,
+        token_version=token_version,
+        expires_at=_at(expires_at),
+    )
+
+
 class TransactionPart(Protocol):
     """Conditional writes a sign-in adds to its session transaction (e.g. a passkey's
     signature counter): a failed condition fails the sign-in with nothing written."""
 
-    def add_to(self, transaction: TransactWrite) -> None: ...
+    def add_to(self, transaction: Transaction) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -82,43 +94,26 @@ def create_session(
     session = SessionItem(
         user_pk(user_id), session_sk(session_id), created_at=now, expires_at=_at(expires_at)
     )
-    token = RefreshTokenItem(
-        user_pk(user_id),
-        refresh_sk(token_digest),
-        session_id=session_id,
-        token_version=token_version,
-        expires_at=_at(expires_at),
-    )
-    with storage_errors():
-        try:
-            with TransactWrite(connection=connection()) as transaction:
-                # pynamodb sends puts before updates, each group in the order added here.
-                transaction.save(session, condition=SessionItem.pk.does_not_exist())
-                transaction.save(token, condition=RefreshTokenItem.pk.does_not_exist())
-                if mfa_token is not None:
-                    transaction.save(
-                        SpentMfaTokenItem(
-                            user_pk(user_id),
-                            spent_mfa_token_sk(mfa_token.token_id),
-                            expires_at=_at(mfa_token.expires_at),
-                        ),
-                        condition=SpentMfaTokenItem.pk.does_not_exist(),
-                    )
-                if user_write is not None:
-                    user_write.add_to(transaction)
-                if also is not None:
-                    also.add_to(transaction)
-        except TransactWriteError as exc:
-            failed = failed_conditions(exc)
-            if failed and failed[0]:
-                # The session id is 128 random bits: only this very transaction can have
-                # written it. botocore retried it after its answer was lost, and (all or
-                # nothing) it had committed in full. DynamoDB's idempotency token makes
-                # such a retry succeed anyway; this holds without it too.
-                return
-            if any(failed[2:]):  # the mfa_token's, the user write's or `also`'s condition
-                raise InvalidCredentials() from exc
-            raise
+    token = _new_refresh_token(user_id, token_digest, session_id, token_version, expires_at)
+    with transaction() as writes:
+        # The session id is 128 random bits.
+        writes.save(session, SessionItem.pk.does_not_exist(), proves_committed=True)
+        # The token's key is its digest (256 random bits): it fails only with the above.
+        writes.save(token, RefreshTokenItem.pk.does_not_exist(), fails_as=None)
+        if mfa_token is not None:
+            writes.save(
+                SpentMfaTokenItem(
+                    user_pk(user_id),
+                    spent_mfa_token_sk(mfa_token.token_id),
+                    expires_at=_at(mfa_token.expires_at),
+                ),
+                SpentMfaTokenItem.pk.does_not_exist(),
+                fails_as=InvalidCredentials,
+            )
+        if user_write is not None:
+            user_write.add_to(writes)  # InvalidCredentials when its condition fails
+        if also is not None:
+            also.add_to(writes)
 
 
 def get_refresh_token(user_id: str, token_digest: str) -> StoredRefreshToken | None:
@@ -153,44 +148,29 @@ def rotate_refresh_token(
     """
     now = int(clock.now())
     old = RefreshTokenItem(user_pk(user_id), refresh_sk(old_digest))
-    new = RefreshTokenItem(
-        user_pk(user_id),
-        refresh_sk(new_digest),
-        session_id=session_id,
-        token_version=token_version,
-        expires_at=_at(expires_at),
-    )
-    with storage_errors():
-        try:
-            with TransactWrite(connection=connection()) as transaction:
-                # Sent in this order: the two checks, the put, then the update.
-                transaction.condition_check(
-                    SessionItem,
-                    user_pk(user_id),
-                    session_sk(session_id),
-                    condition=SessionItem.pk.exists(),
-                )
-                transaction.condition_check(
-                    UserItem,
-                    user_pk(user_id),
-                    USER_SK,
-                    condition=(UserItem.token_version == token_version)
-                    & (UserItem.disabled == False),  # noqa: E712 - a DynamoDB condition
-                )
-                transaction.save(new, condition=RefreshTokenItem.pk.does_not_exist())
-                transaction.update(
-                    old,
-                    actions=[RefreshTokenItem.used_at.set(now)],
-                    condition=RefreshTokenItem.used_at.does_not_exist()
-                    & RefreshTokenItem.pk.exists(),
-                )
-        except TransactWriteError as exc:
-            failed = failed_conditions(exc)
-            if len(failed) == 4 and failed[3]:
-                raise RefreshTokenReused() from exc
-            if any(failed):
-                raise SessionGone() from exc
-            raise
+    new = _new_refresh_token(user_id, new_digest, session_id, token_version, expires_at)
+    with transaction() as writes:
+        writes.check(
+            SessionItem,
+            (user_pk(user_id), session_sk(session_id)),
+            SessionItem.pk.exists(),
+            fails_as=SessionGone,
+        )
+        writes.check(
+            UserItem,
+            (user_pk(user_id), USER_SK),
+            (UserItem.token_version == token_version) & (UserItem.disabled == False),  # noqa: E712 - a DynamoDB condition
+            fails_as=SessionGone,
+        )
+        writes.save(new, RefreshTokenItem.pk.does_not_exist(), fails_as=SessionGone)
+        # Decisive: an old token already used is reuse, whatever else changed meanwhile.
+        writes.update(
+            old,
+            [RefreshTokenItem.used_at.set(now)],
+            RefreshTokenItem.used_at.does_not_exist() & RefreshTokenItem.pk.exists(),
+            fails_as=RefreshTokenReused,
+            decisive=True,
+        )
 
 
 def end_session(
@@ -204,13 +184,16 @@ def end_session(
     def entry(sid: str) -> Path:
         return cast(Path, UserItem.revoked_sessions[sid])  # a document path into the map
 
-    with storage_errors(), TransactWrite(connection=connection()) as transaction:
-        transaction.delete(SessionItem(user_pk(user_id), session_sk(session_id)))
-        transaction.update(
-            UserItem(user_pk(user_id), USER_SK),
-            actions=[
+    with transaction() as writes:
+        writes.delete(SessionItem(user_pk(user_id), session_sk(session_id)))
+        # Present on every user item (users.repository.create_user): it fails only
+        # when the user was deleted meanwhile, which is no domain error of a sign-out.
+        writes.update(
+            user_item(user_id),
+            [
                 entry(session_id).set(access_expiry),
                 *[entry(sid).remove() for sid in expired_session_ids if sid != session_id],
             ],
-            condition=UserItem.revoked_sessions.exists(),
+            UserItem.revoked_sessions.exists(),
+            fails_as=None,
         )

@@ -1,4 +1,5 @@
-"""Sign-in, second factor, enrollment, refresh and sign-out.
+"""Sign-in (password, second factor, TOTP enrollment) and the signed-in user's
+credential changes; sessions themselves are `auth.sessions`.
 
 Every failed login step raises the same InvalidCredentials, and an unknown username
 still costs a password verification, so neither the answer nor its timing tells an
@@ -7,15 +8,22 @@ attacker which accounts exist or which factor was wrong.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, NoReturn
+from typing import Literal
 
 from authapi.audit.service import record_event
-from authapi.auth import attempts
-from authapi.auth import repository as sessions
+from authapi.auth import attempts, credentials
+from authapi.auth.budget import admit, counted, reserve
+from authapi.auth.credentials import UserWrite
+from authapi.auth.repository import MfaTokenSpend
+from authapi.auth.sessions import (
+    MAX_LOOKUP_CHARS,
+    AuthenticatedRequest,
+    SessionService,
+    TokenPair,
+)
 from authapi.core import clock
 from authapi.core.config import Settings
 from authapi.core.errors import (
@@ -24,63 +32,27 @@ from authapi.core.errors import (
     NotAuthenticated,
     TooManyAttempts,
 )
-from authapi.security import codes, passwords, seeds, throttle, totp
-from authapi.security.keys import SeedKeys
+from authapi.security import passwords, throttle, totp, totp_secrets
+from authapi.security.keys import TotpSecretKeys
 from authapi.security.password_policy import check_password
-from authapi.security.throttle import FailureRecord
+from authapi.security.recovery_codes import (
+    new_recovery_codes,
+    recovery_code_digest,
+    recovery_code_digests,
+)
 from authapi.security.tokens import TokenIssuer, TokenKind
 from authapi.users import repository as users
 from authapi.users.domain import User
 
 MfaStep = Literal["totp", "setup"]
-_MAX_LOOKUP_CHARS = 256
-# Reserving an attempt is retried on fresh state when parallel attempts moved the
-# budget on; past this the request is simply throttled (an attacker's burst, not a user).
-_RESERVATION_TRIES = 3
 
 
-def _admit(failures: FailureRecord, ceiling: int | None = None) -> None:
-    """The budget as read admits one more attempt now, or raise. `ceiling` is an
-    mfa_token's own budget: the account count at which that token stops working."""
-    now = clock.now()
-    retry_after = failures.retry_after(now)
-    if retry_after is not None:
-        raise TooManyAttempts(retry_after)
-    if ceiling is not None and failures.current(now) >= ceiling:
-        raise NotAuthenticated()
-
-
-def _reserve(
-    budget: attempts.Budget, seen: FailureRecord, ceiling: int | None = None
-) -> attempts.Reservation:
-    """Count an attempt before checking it (see auth.attempts): TooManyAttempts, or
-    NotAuthenticated for a spent mfa_token, when the budget does not admit it."""
-    for _ in range(_RESERVATION_TRIES):
-        _admit(seen, ceiling)
-        reservation = attempts.reserve(budget, seen, round(clock.now(), 3), ceiling)
-        if reservation is not None:
-            return reservation
-        seen = attempts.read(budget)  # parallel attempts were counted first
-    raise TooManyAttempts(1)
-
-
-@contextmanager
-def _counted(reservation: attempts.Reservation, *, success_refills: bool) -> Iterator[None]:
-    """The reserved attempt stays counted only if a credential check failed in it.
-
-    Any other outcome gives it back: a 503 or a policy error is no failed guess (and a
-    503 must leave nothing written). A success gives it back too, unless the sign-in's
-    own transaction already refilled the whole budget (`success_refills`).
-    """
-    try:
-        yield
-    except InvalidCredentials:
-        raise
-    except BaseException:
-        attempts.release(reservation)
-        raise
-    if not success_refills:
-        attempts.release(reservation)
+@dataclass(frozen=True)
+class MfaChallenge:
+    mfa_token: str
+    mfa: MfaStep
+    expires_in: int
+    methods: list[str]
 
 
 def _methods(user: User) -> list[str]:
@@ -93,22 +65,6 @@ def _methods(user: User) -> list[str]:
         "recovery_code": bool(user.recovery_code_hashes),
     }
     return [method for method, available in offered.items() if available]
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    access_token: str
-    expires_in: int
-    refresh_token: str
-    refresh_expires_in: int
-
-
-@dataclass(frozen=True)
-class MfaChallenge:
-    mfa_token: str
-    mfa: MfaStep
-    expires_in: int
-    methods: list[str]
 
 
 @dataclass(frozen=True)
@@ -125,27 +81,25 @@ class MfaSession:
 
     user: User
     ceiling: int
-    spend: sessions.MfaTokenSpend
+    spend: MfaTokenSpend
 
 
-@dataclass(frozen=True)
-class AuthenticatedRequest:
-    user: User
-    claims: dict[str, Any]
+class AuthService(SessionService):
+    """Sign-in (password, second factor, enrollment) and the signed-in user's credential
+    changes, on top of the session handling they end in."""
 
+    def __init__(
+        self, settings: Settings, tokens: TokenIssuer, totp_secret_keys: TotpSecretKeys
+    ) -> None:
+        super().__init__(settings, tokens)
+        self._totp_secret_keys = totp_secret_keys
 
-class AuthService:
-    def __init__(self, settings: Settings, tokens: TokenIssuer, seed_keys: SeedKeys) -> None:
-        self._settings = settings
-        self._tokens = tokens
-        self._seed_keys = seed_keys
-
-    def _seed(self, user: User, stored: str) -> str:
+    def _totp_secret(self, user: User, stored: str) -> str:
         try:
-            return seeds.decrypt(self._seed_keys, stored, user.id)
-        except seeds.SeedUndecryptable as exc:
+            return totp_secrets.decrypt(self._totp_secret_keys, stored, user.id)
+        except totp_secrets.TotpSecretUndecryptable as exc:
             # A key was removed from the set too early, or the item was tampered with.
-            record_event("totp_seed_undecryptable", user_id=user.id)
+            record_event(self._settings, "totp_seed_undecryptable", user_id=user.id)
             raise InvalidCredentials() from exc
 
     # ---- first factor -------------------------------------------------------------
@@ -155,7 +109,7 @@ class AuthService:
         it (left counted when the check fails). Raises InvalidCredentials for every kind
         of failure, and TooManyAttempts (before any check) while the budget is spent."""
         name = username.strip().lower()
-        if len(name) > _MAX_LOOKUP_CHARS:  # longer than any key DynamoDB accepts
+        if len(name) > MAX_LOOKUP_CHARS:  # longer than any key DynamoDB accepts
             passwords.burn_verification_time(password)
             raise InvalidCredentials()
         # Even a name that cannot exist is looked up, so it costs what a valid one costs.
@@ -166,22 +120,24 @@ class AuthService:
         else:
             budget, failures = attempts.of_account(user.id), user.failures
         try:
-            reservation = _reserve(budget, failures)
+            reservation = reserve(budget, failures)
         except TooManyAttempts:
-            record_event("login_throttled", user_id=user.id if user else None)
+            record_event(self._settings, "login_throttled", user_id=user.id if user else None)
             raise
         if user is None:
             passwords.burn_verification_time(password)
-            record_event("login_failed", factor="password", reason="unknown_user")
+            record_event(self._settings, "login_failed", factor="password", reason="unknown_user")
             raise InvalidCredentials()
         matches, replacement_hash = passwords.verify_password(password, user.password_hash)
         # A disabled user is refused only after the hash check, so timing stays the same.
         if not matches or user.disabled:
             reason = "wrong_password" if not matches else "disabled"
-            record_event("login_failed", user_id=user.id, factor="password", reason=reason)
+            record_event(
+                self._settings, "login_failed", user_id=user.id, factor="password", reason=reason
+            )
             raise InvalidCredentials()
         if replacement_hash is not None:
-            users.set_password_hash(user, replacement_hash)
+            credentials.set_password_hash(user, replacement_hash)
         return user, reservation
 
     @contextmanager
@@ -191,13 +147,13 @@ class AuthService:
         try:
             yield
         except InvalidCredentials:
-            record_event("login_failed", user_id=user.id, factor=factor)
+            record_event(self._settings, "login_failed", user_id=user.id, factor=factor)
             raise
 
     def login(self, username: str, password: str) -> MfaChallenge:
         """Step one of the two-step login: the password, answered with an mfa_token."""
         user, reservation = self._check_password(username, password)
-        with _counted(reservation, success_refills=False):
+        with counted(reservation, success_refills=False):
             step: MfaStep = "totp" if user.mfa_enabled else "setup"
             ttl = self._settings.mfa_token_ttl_seconds
             claims = {
@@ -216,7 +172,7 @@ class AuthService:
         One attempt of the budget covers both factors."""
         password, code = password_and_code[: -totp.DIGITS], password_and_code[-totp.DIGITS :]
         user, reservation = self._check_password(username, password)
-        with _counted(reservation, success_refills=True):
+        with counted(reservation, success_refills=True):
             if not user.mfa_enabled:
                 raise MfaSetupRequired()
             with self._second_factor(user, "totp"):
@@ -235,30 +191,30 @@ class AuthService:
         ):
             raise NotAuthenticated()
         ceiling = int(claims.get("fails", 0)) + throttle.MFA_TOKEN_FAILURES
-        spend = sessions.MfaTokenSpend(str(claims["jti"]), int(claims["exp"]))
+        spend = MfaTokenSpend(str(claims["jti"]), int(claims["exp"]))
         return MfaSession(user, ceiling, spend)
 
     def _reserve_code_attempt(self, session: MfaSession) -> attempts.Reservation:
         """One attempt of the account's budget and of the mfa_token's own (its ceiling)."""
         user = session.user
-        return _reserve(attempts.of_account(user.id), user.failures, session.ceiling)
+        return reserve(attempts.of_account(user.id), user.failures, session.ceiling)
 
-    def _accept_totp(self, user: User, code: str) -> users.UserWrite:
+    def _accept_totp(self, user: User, code: str) -> UserWrite:
         """The write that spends a valid, unused code; committed with the session."""
         if user.totp_secret is None:
             raise InvalidCredentials()
-        step = totp.matching_step(self._seed(user, user.totp_secret), code, clock.now())
+        step = totp.matching_step(self._totp_secret(user, user.totp_secret), code, clock.now())
         if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
             raise InvalidCredentials()
         # Its condition decides between concurrent requests with the same code.
-        return users.totp_step_claim(user, step)
+        return credentials.totp_step_write(user, step)
 
     def verify_mfa(self, mfa_token: str, code: str) -> TokenPair:
         """Step two: a TOTP code, or one of the user's unused recovery codes."""
         session = self._user_for_mfa_token(mfa_token, "totp")
         user = session.user
         compact = code.strip()
-        with _counted(self._reserve_code_attempt(session), success_refills=True):
+        with counted(self._reserve_code_attempt(session), success_refills=True):
             if compact.isdigit():
                 with self._second_factor(user, "totp"):
                     return self._start_session(
@@ -269,25 +225,30 @@ class AuthService:
                     user, "recovery_code", self._accept_recovery_code(user, compact), session.spend
                 )
         record_event(
-            "recovery_code_used", user_id=user.id, remaining=len(user.recovery_code_hashes) - 1
+            self._settings,
+            "recovery_code_used",
+            user_id=user.id,
+            remaining=len(user.recovery_code_hashes) - 1,
         )
         return tokens
 
-    def _accept_recovery_code(self, user: User, code: str) -> users.UserWrite:
+    def _accept_recovery_code(self, user: User, code: str) -> UserWrite:
         """The write that spends an unused recovery code; committed with the session."""
-        digest = codes.recovery_code_digest(code)
+        digest = recovery_code_digest(code)
         if digest is None or digest not in user.recovery_code_hashes:
             raise InvalidCredentials()
-        return users.recovery_code_use(user, digest)
+        return credentials.recovery_code_write(user, digest)
 
     def start_enrollment(self, mfa_token: str) -> TotpEnrollment:
         session = self._user_for_mfa_token(mfa_token, "setup")
         user = session.user
-        _admit(user.failures, session.ceiling)  # checks nothing, so spends nothing
+        admit(user.failures, session.ceiling)  # checks nothing, so spends nothing
         if user.mfa_enabled:
             raise NotAuthenticated()
         secret = totp.new_secret()
-        users.start_totp_enrollment(user, seeds.encrypt(self._seed_keys, secret, user.id))
+        credentials.start_totp_enrollment(
+            user, totp_secrets.encrypt(self._totp_secret_keys, secret, user.id)
+        )
         uri = totp.provisioning_uri(secret, user.username, self._settings.totp_issuer)
         return TotpEnrollment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
 
@@ -301,150 +262,18 @@ class AuthService:
         sealed = user.pending_totp_secret
         if sealed is None or user.mfa_enabled:
             raise InvalidCredentials()
-        with _counted(self._reserve_code_attempt(session), success_refills=True):
-            step = totp.matching_step(self._seed(user, sealed), code.strip(), clock.now())
+        with counted(self._reserve_code_attempt(session), success_refills=True):
+            step = totp.matching_step(self._totp_secret(user, sealed), code.strip(), clock.now())
             if step is None:
-                record_event("login_failed", user_id=user.id, factor="totp_setup")
+                record_event(self._settings, "login_failed", user_id=user.id, factor="totp_setup")
                 raise InvalidCredentials()
-            recovery_codes = codes.new_recovery_codes()
-            confirmation = users.enrollment_confirmation(
-                user, sealed, step, [codes.digest(code) for code in recovery_codes]
+            recovery_codes = new_recovery_codes()
+            confirmation = credentials.enrollment_write(
+                user, sealed, step, recovery_code_digests(recovery_codes)
             )
             tokens = self._start_session(user, "totp_setup", confirmation, session.spend)
-        record_event("mfa_enrolled", user_id=user.id)
+        record_event(self._settings, "mfa_enrolled", user_id=user.id)
         return tokens, recovery_codes
-
-    # ---- sessions -------------------------------------------------------------------------
-
-    def _access_token(self, user: User, session_id: str) -> str:
-        return self._tokens.issue(
-            TokenKind.ACCESS,
-            user.id,
-            self._settings.access_token_ttl_seconds,
-            {"sid": session_id, "ver": user.token_version},
-        )
-
-    @staticmethod
-    def _new_refresh_token(user_id: str) -> str:
-        # The user id prefix lets the service find the token in the user's partition;
-        # the 256 random bits after it are the secret.
-        return f"{user_id}.{codes.new_refresh_token()}"
-
-    def _start_session(
-        self,
-        user: User,
-        login_factor: str | None = None,
-        second_factor: users.UserWrite | None = None,
-        mfa_token: sessions.MfaTokenSpend | None = None,
-        also: sessions.TransactionPart | None = None,
-    ) -> TokenPair:
-        """Open a session. For a sign-in (`login_factor`), the same transaction spends the
-        second factor and the mfa_token and refills the failure budget; after a password
-        change the session simply continues."""
-        now = int(clock.now())
-        session_id = uuid.uuid4().hex
-        refresh_token = self._new_refresh_token(user.id)
-        expires_at = now + self._settings.refresh_token_ttl_seconds
-        sessions.create_session(
-            user.id,
-            session_id,
-            codes.digest(refresh_token),
-            expires_at,
-            user.token_version,
-            None if login_factor is None else users.sign_in_write(second_factor, user.id),
-            mfa_token,
-            also,
-        )
-        if login_factor is not None:  # recorded once the session really exists
-            record_event("login_succeeded", user_id=user.id, factor=login_factor)
-        return TokenPair(
-            access_token=self._access_token(user, session_id),
-            expires_in=self._settings.access_token_ttl_seconds,
-            refresh_token=refresh_token,
-            refresh_expires_in=expires_at - now,
-        )
-
-    def refresh(self, refresh_token: str) -> TokenPair:
-        """Exchange a refresh token for new tokens; the old one stops working (rotation).
-
-        A refresh token that was already exchanged is evidence of theft: the whole
-        session (every token rotated from the same login) ends and a security event is logged.
-        """
-        user_id, _, secret = refresh_token.partition(".")
-        if not user_id or not secret:
-            raise NotAuthenticated()
-        digest = codes.digest(refresh_token)
-        stored = sessions.get_refresh_token(user_id, digest)
-        now = int(clock.now())
-        if stored is None or stored.expires_at <= now:
-            raise NotAuthenticated()
-        user = users.get_user(user_id)
-        if user is None:
-            raise NotAuthenticated()
-        if stored.used:
-            self._end_stolen_session(user, stored.session_id)
-        if user.disabled or user.token_version != stored.token_version:
-            raise NotAuthenticated()
-        new_refresh_token = self._new_refresh_token(user.id)
-        try:
-            sessions.rotate_refresh_token(
-                user.id,
-                stored.session_id,
-                digest,
-                codes.digest(new_refresh_token),
-                stored.expires_at,
-                user.token_version,
-            )
-        except sessions.RefreshTokenReused:
-            self._end_stolen_session(user, stored.session_id)
-        except sessions.SessionGone as exc:
-            raise NotAuthenticated() from exc
-        return TokenPair(
-            access_token=self._access_token(user, stored.session_id),
-            expires_in=self._settings.access_token_ttl_seconds,
-            refresh_token=new_refresh_token,
-            refresh_expires_in=stored.expires_at - now,
-        )
-
-    def _end_stolen_session(self, user: User, session_id: str) -> NoReturn:
-        self._end_session(user, session_id)
-        record_event("refresh_token_reuse", user_id=user.id, session_id=session_id)
-        raise NotAuthenticated()
-
-    def _end_session(self, user: User, session_id: str) -> None:
-        """End one session: its refresh-token chain and, at once, its access tokens."""
-        now = int(clock.now())
-        expired = [sid for sid, expiry in user.revoked_sessions.items() if expiry <= now]
-        sessions.end_session(
-            user.id, session_id, now + self._settings.access_token_ttl_seconds, expired
-        )
-
-    def authenticate(self, access_token: str) -> AuthenticatedRequest:
-        """Check an access token against the user's current state (one read).
-
-        Disabled users, a bumped token version (logout-all, password change, ...) and
-        signed-out sessions are refused at once, not when the token expires.
-        """
-        claims = self._tokens.decode(TokenKind.ACCESS, access_token)
-        user = users.get_user(claims["sub"])
-        if (
-            user is None
-            or user.disabled
-            or claims.get("ver") != user.token_version
-            or claims.get("sid") in user.revoked_sessions
-        ):
-            raise NotAuthenticated()
-        return AuthenticatedRequest(user=user, claims=claims)
-
-    def logout(self, request: AuthenticatedRequest, refresh_token: str | None) -> None:
-        """End the session of the access token and, if given, of the refresh token."""
-        ended = {str(request.claims["sid"])} if request.claims.get("sid") else set()
-        if refresh_token and refresh_token.partition(".")[0] == request.user.id:
-            stored = sessions.get_refresh_token(request.user.id, codes.digest(refresh_token))
-            if stored is not None:
-                ended.add(stored.session_id)
-        for session_id in sorted(ended):
-            self._end_session(request.user, session_id)
 
     # ---- credentials of the signed-in user ---------------------------------------------
 
@@ -454,7 +283,7 @@ class AuthService:
         attempt is reserved in the login failure budget first, so a stolen access token
         cannot be used to guess the password, not even with parallel requests; it stays
         counted only if a check inside (the password, a TOTP code) fails."""
-        with _counted(_reserve(attempts.of_account(user.id), user.failures), success_refills=False):
+        with counted(reserve(attempts.of_account(user.id), user.failures), success_refills=False):
             matches, _ = passwords.verify_password(password, user.password_hash)
             if not matches:
                 raise InvalidCredentials()
@@ -468,8 +297,8 @@ class AuthService:
         user = request.user
         with self._reauthenticated(user, current_password):
             check_password(new_password, user.username, self._settings)
-            updated = users.change_password(user, passwords.hash_password(new_password))
-        record_event("password_changed", user_id=user.id)
+            updated = credentials.change_password(user, passwords.hash_password(new_password))
+        record_event(self._settings, "password_changed", user_id=user.id)
         return self._start_session(updated)
 
     def regenerate_recovery_codes(
@@ -478,42 +307,12 @@ class AuthService:
         """ASVS 2.6 / 5.0 6.5: a new set of ten, shown once; the old set stops working.
         Needs the password and a current TOTP code (single use, like at login)."""
         user = request.user
-        recovery_codes = codes.new_recovery_codes()
+        recovery_codes = new_recovery_codes()
         with self._reauthenticated(user, password), self._second_factor(user, "totp"):
-            users.replace_recovery_codes(
+            credentials.replace_recovery_codes(
                 user,
-                [codes.digest(code) for code in recovery_codes],
+                recovery_code_digests(recovery_codes),
                 spending=self._accept_totp(user, code.strip()),
             )
-        record_event("recovery_codes_regenerated", user_id=user.id)
+        record_event(self._settings, "recovery_codes_regenerated", user_id=user.id)
         return recovery_codes
-
-    def logout_all(self, request: AuthenticatedRequest) -> None:
-        users.bump_token_version(request.user.id)
-        record_event("logout_all", user_id=request.user.id)
-
-    # ---- OAuth 2 token revocation (RFC 7009) ----------------------------------------------
-
-    def revoke(self, token: str) -> None:
-        """End the session of a refresh token (`<user id>.<secret>`) or an access token.
-
-        Anything else (unknown, expired, malformed, already revoked, another kind of
-        token) is ignored: RFC 7009 answers the same whatever the token was.
-        """
-        user_id, _, secret = token.partition(".")
-        if secret and "." not in secret:
-            if len(user_id) > _MAX_LOOKUP_CHARS:  # no such key in DynamoDB
-                return
-            stored = sessions.get_refresh_token(user_id, codes.digest(token))
-            if stored is None or stored.expires_at <= clock.now():
-                return
-            session_id = stored.session_id
-        else:
-            try:
-                claims = self._tokens.decode(TokenKind.ACCESS, token)
-            except NotAuthenticated:
-                return
-            user_id, session_id = claims["sub"], str(claims.get("sid") or "")
-        user = users.get_user(user_id) if session_id else None
-        if user is not None:
-            self._end_session(user, session_id)

@@ -34,17 +34,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import pynamodb.connection.base
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from authapi.core import aws
-from authapi.core.config import Settings, get_settings
+from authapi.core.config import Settings
+from authapi.core.errors import Conflict
 
 TTL_ATTRIBUTE = "expires_at"
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -95,8 +99,10 @@ class TableItem(Model):
     """Base of every item type: the table's key attributes and its connection."""
 
     class Meta:
-        table_name = get_settings().table_name
-        region = get_settings().aws_region
+        # None until `bind` names the configured table at start-up: an item used before
+        # that fails at once (pynamodb: "must have a table_name"), never on a default table.
+        table_name: str = None  # type: ignore[assignment]
+        region: str  # set by `bind` too
         # Bounded retries in botocore's "standard" mode; then the caller answers 503.
         max_retry_attempts = 2
         connect_timeout_seconds = 2
@@ -118,7 +124,8 @@ pynamodb.connection.base.get_session = aws.session  # type: ignore[attr-defined]
 
 
 def bind(settings: Settings) -> None:
-    """Point every item type at the configured table and share one connection.
+    """Point every item type at the configured table and share one connection. Called
+    once at start-up, by `create_app` and by the scripts, before any item is used.
 
     Subclasses inherit TableItem's cached connection, so the container creates a
     single botocore client for the table instead of one per item type.
@@ -159,13 +166,126 @@ def is_condition_failure(exc: PynamoDBException) -> bool:
     return exc.cause_response_code == "ConditionalCheckFailedException"
 
 
-def failed_conditions(exc: TransactWriteError) -> list[bool]:
-    """Per transaction item, whether its condition failed (in the order DynamoDB got them:
-    pynamodb sends condition checks, then deletes, then puts, then updates)."""
-    return [
-        reason is not None and reason.code == CONDITION_FAILED
-        for reason in exc.cancellation_reasons
-    ]
+def update_if(item: Model, actions: list[Action], condition: Condition) -> bool:
+    """One conditional UpdateItem; False when the condition did not hold. On success
+    `item` holds the item as written (pynamodb asks for ALL_NEW)."""
+    with storage_errors():
+        try:
+            item.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+    return True
+
+
+class _Slot(NamedTuple):
+    """What one write's failed condition means (see Transaction)."""
+
+    error: type[Exception] | None
+    decisive: bool = False
+    committed: bool = False
+
+
+class Transaction:
+    """The writes of one TransactWrite, each with what its failed condition means.
+
+    `fails_as` is the domain error a write's failed condition raises (Conflict unless
+    said otherwise); None means the condition cannot fail in normal operation, so the
+    failure stays a storage error (503). When several conditions fail, a `decisive`
+    write's error wins; otherwise the first failed write's, in the order DynamoDB
+    received them. That order is not the order of the calls: pynamodb sends condition
+    checks, then deletes, then puts, then updates (each group in call order), and
+    DynamoDB reports its reasons in the order it received the items. This class keeps
+    the slots in that order, so no caller counts positions.
+    """
+
+    def __init__(self, writes: TransactWrite) -> None:
+        self._writes = writes
+        self._checks: list[_Slot] = []
+        self._deletes: list[_Slot] = []
+        self._puts: list[_Slot] = []
+        self._updates: list[_Slot] = []
+
+    def check(
+        self,
+        model: type[Model],
+        key: tuple[str, str],
+        condition: Condition,
+        fails_as: type[Exception] | None = Conflict,
+    ) -> None:
+        self._writes.condition_check(model, key[0], key[1], condition=condition)
+        self._checks.append(_Slot(fails_as))
+
+    def delete(
+        self,
+        item: Model,
+        condition: Condition | None = None,
+        fails_as: type[Exception] | None = Conflict,
+    ) -> None:
+        self._writes.delete(item, condition=condition)
+        self._deletes.append(_Slot(fails_as))
+
+    def save(
+        self,
+        item: Model,
+        condition: Condition,
+        fails_as: type[Exception] | None = Conflict,
+        *,
+        proves_committed: bool = False,
+    ) -> None:
+        """`proves_committed`: the item's key holds a random id, so only this very
+        transaction can have written it. Its condition failing means botocore retried
+        the transaction after its answer was lost, and (all or nothing) the first
+        attempt had committed in full: a success, not a conflict. DynamoDB's
+        idempotency token makes such a retry succeed anyway; this holds without it too.
+        """
+        self._writes.save(item, condition=condition)
+        self._puts.append(_Slot(fails_as, decisive=proves_committed, committed=proves_committed))
+
+    def update(
+        self,
+        item: Model,
+        actions: list[Action],
+        condition: Condition | None = None,
+        fails_as: type[Exception] | None = Conflict,
+        *,
+        decisive: bool = False,
+    ) -> None:
+        self._writes.update(item, actions=actions, condition=condition)
+        self._updates.append(_Slot(fails_as, decisive=decisive))
+
+    def meaning_of(self, exc: TransactWriteError) -> _Slot | None:
+        """The failed write whose meaning decides the outcome; None when no failed
+        condition has a meaning (or the transaction failed for another reason)."""
+        slots = [*self._checks, *self._deletes, *self._puts, *self._updates]
+        failed = [
+            slot
+            for slot, reason in zip(slots, exc.cancellation_reasons, strict=False)
+            if reason is not None
+            and reason.code == CONDITION_FAILED
+            and (slot.error is not None or slot.committed)
+        ]
+        decisive = [slot for slot in failed if slot.decisive]
+        return next(iter(decisive or failed), None)
+
+
+@contextmanager
+def transaction() -> Iterator[Transaction]:
+    """Collect writes, then commit them all or nothing; a failed condition raises its
+    write's `fails_as` (see Transaction), any other failure a 503."""
+    with storage_errors():
+        writes = TransactWrite(connection=connection())
+        collected = Transaction(writes)
+        try:
+            with writes:  # commits on a clean exit
+                yield collected
+        except TransactWriteError as exc:
+            meaning = collected.meaning_of(exc)
+            if meaning is None:
+                raise
+            if not meaning.committed:
+                raise (meaning.error or Conflict)() from exc
 
 
 @contextmanager

@@ -12,12 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist
 
+from authapi.auth.credentials import UserWrite
 from authapi.core import clock
-from authapi.core.db import connection, failed_conditions, is_condition_failure, storage_errors
-from authapi.core.errors import NotAuthenticated, PasskeyExists, PasskeyNotFound
+from authapi.core.db import Transaction, storage_errors, transaction, update_if
+from authapi.core.errors import (
+    InvalidCredentials,
+    NotAuthenticated,
+    PasskeyExists,
+    PasskeyNotFound,
+)
 from authapi.passkeys.models import (
     CHALLENGE_SK,
     LOOKUP_SK,
@@ -28,8 +33,7 @@ from authapi.passkeys.models import (
     challenge_pk,
     passkey_sk,
 )
-from authapi.users.models import USER_SK, UserItem, user_pk
-from authapi.users.repository import UserWrite
+from authapi.users.models import UserItem, user_item, user_pk
 
 
 @dataclass(frozen=True)
@@ -104,14 +108,7 @@ def consume_challenge(digest: str, owner: ChallengeOwner) -> bool:
         condition &= ChallengeItem.user_id == owner.user_id
     if owner.token_digest is not None:
         condition &= ChallengeItem.token_digest == owner.token_digest
-    with storage_errors():
-        try:
-            item.update(actions=[ChallengeItem.used_at.set(int(now))], condition=condition)
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-    return True
+    return update_if(item, [ChallengeItem.used_at.set(int(now))], condition)
 
 
 def _to_passkey(item: PasskeyItem) -> Passkey:
@@ -174,63 +171,45 @@ def add_passkey(user_id: str, token_version: int, new: NewPasskey) -> Passkey:
         public_key=new.public_key,
         sign_count=new.sign_count,
     )
-    with storage_errors():
-        try:
-            with TransactWrite(connection=connection()) as transaction:
-                # Sent in this order: the two puts, then the update.
-                transaction.save(item, condition=PasskeyItem.pk.does_not_exist())
-                transaction.save(lookup, condition=CredentialLookupItem.pk.does_not_exist())
-                transaction.update(
-                    UserItem(user_pk(user_id), USER_SK),
-                    actions=[UserItem.passkey_count.add(1)],
-                    # The session that asked is still valid: no logout-all, no reset.
-                    condition=UserItem.token_version == token_version,
-                )
-        except TransactWriteError as exc:
-            failed = failed_conditions(exc)
-            if any(failed[:2]):
-                raise PasskeyExists() from exc
-            if any(failed):
-                raise NotAuthenticated() from exc
-            raise
+    with transaction() as writes:
+        writes.save(item, PasskeyItem.pk.does_not_exist(), fails_as=PasskeyExists)
+        writes.save(lookup, CredentialLookupItem.pk.does_not_exist(), fails_as=PasskeyExists)
+        writes.update(
+            user_item(user_id),
+            [UserItem.passkey_count.add(1)],
+            # The session that asked is still valid: no logout-all, no reset.
+            UserItem.token_version == token_version,
+            fails_as=NotAuthenticated,
+        )
     return _to_passkey(item)
 
 
 def remove_passkey(user_id: str, passkey_id: str) -> None:
     """Delete both items and count the passkey off, all or nothing; PasskeyNotFound
     when the user has no such passkey (another user's passkey included)."""
-    with storage_errors():
-        try:
-            with TransactWrite(connection=connection()) as transaction:
-                # Sent in this order: the two deletes, then the update.
-                transaction.delete(
-                    PasskeyItem(user_pk(user_id), passkey_sk(passkey_id)),
-                    condition=PasskeyItem.pk.exists(),
-                )
-                transaction.delete(
-                    CredentialLookupItem(passkey_sk(passkey_id), LOOKUP_SK),
-                    condition=CredentialLookupItem.user_id == user_id,
-                )
-                transaction.update(
-                    UserItem(user_pk(user_id), USER_SK),
-                    actions=[UserItem.passkey_count.add(-1)],
-                    condition=UserItem.passkey_count > 0,
-                )
-        except TransactWriteError as exc:
-            if any(failed_conditions(exc)):
-                raise PasskeyNotFound() from exc
-            raise
+    with transaction() as writes:
+        writes.delete(
+            PasskeyItem(user_pk(user_id), passkey_sk(passkey_id)),
+            PasskeyItem.pk.exists(),
+            fails_as=PasskeyNotFound,
+        )
+        writes.delete(
+            CredentialLookupItem(passkey_sk(passkey_id), LOOKUP_SK),
+            CredentialLookupItem.user_id == user_id,
+            fails_as=PasskeyNotFound,
+        )
+        writes.update(
+            user_item(user_id),
+            [UserItem.passkey_count.add(-1)],
+            UserItem.passkey_count > 0,
+            fails_as=PasskeyNotFound,
+        )
 
 
 def rename_passkey(user_id: str, passkey_id: str, name: str) -> Passkey:
     item = PasskeyItem(user_pk(user_id), passkey_sk(passkey_id))
-    with storage_errors():
-        try:
-            item.update(actions=[PasskeyItem.name.set(name)], condition=PasskeyItem.pk.exists())
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                raise PasskeyNotFound() from exc
-            raise
+    if not update_if(item, [PasskeyItem.name.set(name)], PasskeyItem.pk.exists()):
+        raise PasskeyNotFound()
     return _to_passkey(item)
 
 
@@ -244,25 +223,29 @@ class PasskeyUse:
     credential: Credential
     new_sign_count: int
 
-    def add_to(self, transaction: TransactWrite) -> None:
+    def add_to(self, transaction: Transaction) -> None:
+        """Either condition failing means a parallel sign-in won or the passkey was
+        removed meanwhile: a failed sign-in."""
         credential = self.credential
         transaction.update(
             CredentialLookupItem(passkey_sk(credential.passkey_id), LOOKUP_SK),
-            actions=[CredentialLookupItem.sign_count.set(self.new_sign_count)],
-            condition=(CredentialLookupItem.user_id == credential.user_id)
+            [CredentialLookupItem.sign_count.set(self.new_sign_count)],
+            (CredentialLookupItem.user_id == credential.user_id)
             & (CredentialLookupItem.sign_count == credential.sign_count),
+            fails_as=InvalidCredentials,
         )
         transaction.update(
             PasskeyItem(user_pk(credential.user_id), passkey_sk(credential.passkey_id)),
-            actions=[PasskeyItem.last_used_at.set(clock.utcnow())],
-            condition=PasskeyItem.pk.exists(),
+            [PasskeyItem.last_used_at.set(clock.utcnow())],
+            PasskeyItem.pk.exists(),
+            fails_as=InvalidCredentials,
         )
 
 
 def sign_in_check(user_id: str, token_version: int) -> UserWrite:
     """The user-item condition of a passkey sign-in: the revocation state the caller
     checked (no disable, logout-all or MFA reset in between). The session transaction
-    adds the budget refill to it (`users.repository.sign_in_write`)."""
+    adds the budget refill to it (`auth.credentials.sign_in_write`)."""
     return UserWrite(
         user_id,
         [],

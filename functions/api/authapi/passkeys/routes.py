@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from authapi.auth.schemas import MfaTokenRequest, TokensOut
-from authapi.deps import Authenticated, CurrentAdmin, PasskeyServiceDep
+from authapi.deps import Authenticated, CurrentAdmin, PasskeyServiceDep, SettingsDep
 from authapi.http_errors import error_responses
 from authapi.passkeys import service
 from authapi.passkeys.schemas import (
@@ -105,8 +105,10 @@ def list_for_user(user_id: UserId, _: CurrentAdmin) -> PasskeyList:
     responses=error_responses(401, 403, 404, 503),
     summary="Remove a user's passkey (admin)",
 )
-def remove_for_user(user_id: UserId, passkey_id: PasskeyId, _: CurrentAdmin) -> None:
-    service.remove_for_user(user_id, passkey_id)
+def remove_for_user(
+    user_id: UserId, passkey_id: PasskeyId, _: CurrentAdmin, settings: SettingsDep
+) -> None:
+    service.remove_for_user(settings, user_id, passkey_id)
 
 
 @router.post(

@@ -20,23 +20,17 @@ from typing import Any, NoReturn
 
 from authapi.audit.service import record_event
 from authapi.auth import attempts
+from authapi.auth.budget import admit, counted, reserve
 from authapi.auth.repository import MfaTokenSpend
-from authapi.auth.service import (
-    AuthenticatedRequest,
-    AuthService,
-    MfaSession,
-    TokenPair,
-    _admit,
-    _counted,
-    _reserve,
-)
+from authapi.auth.service import AuthService, MfaSession
+from authapi.auth.sessions import AuthenticatedRequest, TokenPair
 from authapi.core import clock
 from authapi.core.config import Settings
 from authapi.core.errors import InvalidCredentials, PolicyViolation, TooManyAttempts
 from authapi.passkeys import repository as passkeys
 from authapi.passkeys.repository import ChallengeOwner, Credential, Passkey, PasskeyUse
-from authapi.security import codes
-from authapi.security.keys import SeedKeys
+from authapi.security import digests
+from authapi.security.keys import TotpSecretKeys
 from authapi.security.tokens import TokenIssuer
 from authapi.users import repository as users
 from authapi.users import service as user_admin
@@ -80,11 +74,6 @@ def passkey_id(raw_credential_id: bytes) -> str:
     return hashlib.sha256(raw_credential_id).hexdigest()
 
 
-def _refuse(user_id: str | None, flow: str, reason: str, **detail: Any) -> NoReturn:
-    record_event("login_failed", user_id=user_id, factor=flow, reason=reason, **detail)
-    raise InvalidCredentials()
-
-
 def _client_challenge(credential: dict[str, Any]) -> str | None:
     """The challenge the browser signed, from the client data (JSON, not CBOR)."""
     from webauthn.helpers import base64url_to_bytes, parse_client_data_json
@@ -120,11 +109,11 @@ def _raw_id(credential: dict[str, Any]) -> bytes | None:
 
 def _mfa_challenge_owner(session: MfaSession) -> ChallengeOwner:
     """A second-factor challenge works for its user with the mfa_token it was asked with."""
-    return ChallengeOwner("mfa", session.user.id, codes.digest(session.spend.token_id))
+    return ChallengeOwner("mfa", session.user.id, digests.digest(session.spend.token_id))
 
 
 def _passwordless_challenge_owner(passkey_token: str) -> ChallengeOwner:
-    return ChallengeOwner("passwordless", token_digest=codes.digest(passkey_token))
+    return ChallengeOwner("passwordless", token_digest=digests.digest(passkey_token))
 
 
 class PasskeyService(AuthService):
@@ -132,16 +121,26 @@ class PasskeyService(AuthService):
     machinery rather than a second path."""
 
     def __init__(
-        self, settings: Settings, tokens: TokenIssuer, seed_keys: SeedKeys, rp: RelyingParty
+        self,
+        settings: Settings,
+        tokens: TokenIssuer,
+        totp_secret_keys: TotpSecretKeys,
+        rp: RelyingParty,
     ) -> None:
-        super().__init__(settings, tokens, seed_keys)
+        super().__init__(settings, tokens, totp_secret_keys)
         self._rp = rp
+
+    def _refuse(self, user_id: str | None, flow: str, reason: str, **detail: Any) -> NoReturn:
+        record_event(
+            self._settings, "login_failed", user_id=user_id, factor=flow, reason=reason, **detail
+        )
+        raise InvalidCredentials()
 
     def _new_challenge(self, owner: ChallengeOwner) -> bytes:
         raw = secrets.token_bytes(_CHALLENGE_BYTES)
         value = _b64url(raw)
         passkeys.save_challenge(
-            codes.digest(value), value, owner, int(clock.now()) + CHALLENGE_SECONDS
+            digests.digest(value), value, owner, int(clock.now()) + CHALLENGE_SECONDS
         )
         return raw
 
@@ -199,7 +198,7 @@ class PasskeyService(AuthService):
         user = request.user
         challenge = _client_challenge(credential)
         if challenge is None or not passkeys.consume_challenge(
-            codes.digest(challenge), ChallengeOwner("register", user_id=user.id)
+            digests.digest(challenge), ChallengeOwner("register", user_id=user.id)
         ):
             raise PolicyViolation("credential: no valid registration challenge (expired or used).")
         try:
@@ -211,7 +210,7 @@ class PasskeyService(AuthService):
                 require_user_verification=True,
             )
         except Exception as exc:  # every malformed or wrong answer is a 422
-            record_event("passkey_rejected", user_id=user.id, error=str(exc)[:200])
+            record_event(self._settings, "passkey_rejected", user_id=user.id, error=str(exc)[:200])
             raise PolicyViolation("credential: the passkey could not be verified.") from exc
         passkey = passkeys.add_passkey(
             user.id,
@@ -227,6 +226,7 @@ class PasskeyService(AuthService):
             ),
         )
         record_event(
+            self._settings,
             "passkey_registered",
             user_id=user.id,
             passkey_id=passkey.id,
@@ -258,12 +258,12 @@ class PasskeyService(AuthService):
         user_id = credential.user_id
         client_challenge = _client_challenge(credential_json)
         if client_challenge is None or not passkeys.consume_challenge(
-            codes.digest(client_challenge), owner
+            digests.digest(client_challenge), owner
         ):
-            _refuse(user_id, flow, "challenge")
+            self._refuse(user_id, flow, "challenge")
         handle = _response_field(credential_json, "userHandle")
         if handle and handle != _b64url(user_id.encode("ascii")):
-            _refuse(user_id, flow, "user_handle")
+            self._refuse(user_id, flow, "user_handle")
         try:
             verified = verify_authentication_response(
                 credential=credential_json,
@@ -277,17 +277,18 @@ class PasskeyService(AuthService):
                 require_user_verification=require_user_verification,
             )
         except Exception as exc:  # every malformed or wrong answer is a 401
-            _refuse(user_id, flow, "assertion", error=str(exc)[:200])
+            self._refuse(user_id, flow, "assertion", error=str(exc)[:200])
         stored, presented = credential.sign_count, verified.new_sign_count
         if stored > 0 and presented <= stored:
             record_event(
+                self._settings,
                 "passkey_counter_regressed",
                 user_id=user_id,
                 passkey_id=credential.passkey_id,
                 stored=stored,
                 presented=presented,
             )
-            _refuse(user_id, flow, "counter")
+            self._refuse(user_id, flow, "counter")
         return PasskeyUse(credential, presented)
 
     def mfa_options(self, mfa_token: str) -> Any:
@@ -297,7 +298,7 @@ class PasskeyService(AuthService):
         from webauthn.helpers.structs import UserVerificationRequirement
 
         session = self._user_for_mfa_token(mfa_token, "totp")
-        _admit(session.user.failures, session.ceiling)  # checks nothing, spends nothing
+        admit(session.user.failures, session.ceiling)  # checks nothing, spends nothing
         allowed = self._descriptors(session.user.id)
         if not allowed:
             raise InvalidCredentials()
@@ -316,11 +317,11 @@ class PasskeyService(AuthService):
         of the account's and the token's budget reserved first; one session per token)."""
         session = self._user_for_mfa_token(mfa_token, "totp")
         user = session.user
-        with _counted(self._reserve_code_attempt(session), success_refills=True):
+        with counted(self._reserve_code_attempt(session), success_refills=True):
             raw_id = _raw_id(credential_json)
             credential = None if raw_id is None else passkeys.get_credential(passkey_id(raw_id))
             if credential is None or credential.user_id != user.id:
-                _refuse(user.id, "passkey", "unknown_credential")
+                self._refuse(user.id, "passkey", "unknown_credential")
             use = self._check_assertion(
                 "passkey",
                 credential_json,
@@ -357,16 +358,16 @@ class PasskeyService(AuthService):
         raw_id = _raw_id(credential_json)
         credential = None if raw_id is None else passkeys.get_credential(passkey_id(raw_id))
         if credential is None:
-            _refuse(None, flow, "unknown_credential")
+            self._refuse(None, flow, "unknown_credential")
         user = users.get_user(credential.user_id)
         if user is None:
-            _refuse(None, flow, "unknown_credential")
+            self._refuse(None, flow, "unknown_credential")
         try:
-            reservation = _reserve(attempts.of_account(user.id), user.failures)
+            reservation = reserve(attempts.of_account(user.id), user.failures)
         except TooManyAttempts:
-            record_event("login_throttled", user_id=user.id)
+            record_event(self._settings, "login_throttled", user_id=user.id)
             raise
-        with _counted(reservation, success_refills=True):
+        with counted(reservation, success_refills=True):
             use = self._check_assertion(
                 flow,
                 credential_json,
@@ -376,7 +377,7 @@ class PasskeyService(AuthService):
             )
             # Refused only after the check, as at the password step.
             if user.disabled or not user.mfa_enabled:
-                _refuse(user.id, flow, "disabled" if user.disabled else "not_enrolled")
+                self._refuse(user.id, flow, "disabled" if user.disabled else "not_enrolled")
             return self._open_session(user, flow, use)
 
     def _open_session(
@@ -390,19 +391,21 @@ class PasskeyService(AuthService):
                 user, flow, passkeys.sign_in_check(user.id, user.token_version), mfa_token, use
             )
         except InvalidCredentials:
-            _refuse(user.id, flow, "raced")
+            self._refuse(user.id, flow, "raced")
 
     # ---- the signed-in user and the admin ---------------------------------------------
 
     def remove_mine(self, request: AuthenticatedRequest, passkey_id: str) -> None:
         passkeys.remove_passkey(request.user.id, passkey_id)
-        record_event("passkey_removed", user_id=request.user.id, passkey_id=passkey_id)
+        record_event(
+            self._settings, "passkey_removed", user_id=request.user.id, passkey_id=passkey_id
+        )
 
 
 def list_for_user(user_id: str) -> list[Passkey]:
     return passkeys.list_passkeys(user_admin.get_user(user_id).id)
 
 
-def remove_for_user(user_id: str, passkey_id: str) -> None:
+def remove_for_user(settings: Settings, user_id: str, passkey_id: str) -> None:
     passkeys.remove_passkey(user_admin.get_user(user_id).id, passkey_id)
-    record_event("passkey_removed", user_id=user_id, passkey_id=passkey_id)
+    record_event(settings, "passkey_removed", user_id=user_id, passkey_id=passkey_id)

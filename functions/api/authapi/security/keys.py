@@ -1,7 +1,7 @@
 """Key material kept in SSM Parameter Store as JSON key sets, newest key last.
 
 Signing keys (RFC 8037 Ed25519, JWS alg "EdDSA"): every key in the set verifies, and
-the public halves are published at /.well-known/jwks.json. TOTP seed keys (AES-256-GCM,
+the public halves are published at /.well-known/jwks.json. TOTP secret keys (AES-256-GCM,
 ASVS 2.8.2 / 5.0 13.3.1): every key decrypts, found by the key id stored beside each
 ciphertext.
 
@@ -30,6 +30,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 from jwt.algorithms import OKPAlgorithm
+
+from authapi.core import clock
+from authapi.core.config import Settings
+from authapi.core.secrets import secret_store
 
 KEY_BYTES = 32
 # Longer than the SecretStore refresh interval (core.secrets.REFRESH_SECONDS).
@@ -125,17 +129,29 @@ def signing_keys(raw: str, now: float) -> SigningKeys:
 
 
 @dataclass(frozen=True)
-class SeedKeys:
+class TotpSecretKeys:
     kid: str
     keys: dict[str, bytes]
 
 
 @lru_cache(maxsize=4)
-def _parsed_seed_keys(raw: str) -> tuple[list[_Entry], dict[str, bytes]]:
+def _parsed_totp_secret_keys(raw: str) -> tuple[list[_Entry], dict[str, bytes]]:
     entries = _entries(raw)
     return entries, {e.kid: e.key for e in entries}
 
 
-def seed_keys(raw: str, now: float) -> SeedKeys:
-    entries, keys = _parsed_seed_keys(raw)
-    return SeedKeys(kid=_active_kid(entries, now), keys=keys)
+def totp_secret_keys(raw: str, now: float) -> TotpSecretKeys:
+    entries, keys = _parsed_totp_secret_keys(raw)
+    return TotpSecretKeys(kid=_active_kid(entries, now), keys=keys)
+
+
+# The loaders read through the container's cache of SSM (core/secrets.py): SSM is asked
+# at most once per refresh interval, whoever calls (the API's dependencies, scripts).
+def load_signing_keys(settings: Settings) -> SigningKeys:
+    raw = secret_store(settings).get(settings.signing_keys_parameter)
+    return signing_keys(raw, clock.now())
+
+
+def load_totp_secret_keys(settings: Settings) -> TotpSecretKeys:
+    raw = secret_store(settings).get(settings.totp_keys_parameter)
+    return totp_secret_keys(raw, clock.now())

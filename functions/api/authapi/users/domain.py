@@ -16,14 +16,24 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-@dataclass(frozen=True)
-class User:
+@dataclass(frozen=True, kw_only=True)
+class UserBase:
+    """What every view of a user holds. `UserSummary` adds what a listing shows (the
+    by-kind index: no secrets), `User` the credentials; `users.schemas.UserOut` is the
+    summary as clients see it (tests/test_schema.py checks that they agree)."""
+
     id: str
     username: str
     email: str
     full_name: str | None
     role: Role
     disabled: bool
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class User(UserBase):
     password_hash: str
     totp_secret: str | None
     pending_totp_secret: str | None
@@ -32,8 +42,6 @@ class User:
     token_version: int
     revoked_sessions: dict[str, int] = field(default_factory=dict)
     failures: FailureRecord = field(default_factory=FailureRecord)
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
     passkey_count: int = 0
 
     @property
@@ -49,19 +57,11 @@ class User:
         return self.is_admin and not self.disabled
 
 
-@dataclass(frozen=True)
-class UserSummary:
+@dataclass(frozen=True, kw_only=True)
+class UserSummary(UserBase):
     """A user as a listing shows them (what the by-kind index holds): no secrets."""
 
-    id: str
-    username: str
-    email: str
-    full_name: str | None
-    role: Role
-    disabled: bool
     mfa_enabled: bool
-    created_at: datetime | None
-    updated_at: datetime | None
 
 
 @dataclass(frozen=True)

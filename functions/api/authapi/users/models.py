@@ -1,4 +1,6 @@
-"""pynamodb item types of the users feature. Only `users.repository` uses them."""
+"""pynamodb item types of the users feature. Only persistence modules use them:
+`users.repository`, and on the sign-in side `auth.credentials`, `auth.attempts` and
+`auth.repository`."""
 
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ class UserItem(TableItem):
     role = UnicodeAttribute()
     disabled = BooleanAttribute(default=False)
     password_hash = UnicodeAttribute()
-    # Confirmed TOTP secret, AES-GCM encrypted (security.seeds); null until enrolled.
+    # Confirmed TOTP secret, AES-GCM encrypted (security.totp_secrets); null until enrolled.
     totp_secret = UnicodeAttribute(null=True)
     # Encrypted secret handed out by /auth/mfa/setup, waiting for its first code.
     pending_totp_secret = UnicodeAttribute(null=True)
@@ -77,6 +79,11 @@ class UserItem(TableItem):
     last_login_failure_at = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+
+
+def user_item(user_id: str) -> UserItem:
+    """The user item's key alone: the target of an update or a delete."""
+    return UserItem(user_pk(user_id), USER_SK)
 
 
 class LoginThrottleItem(TableItem):

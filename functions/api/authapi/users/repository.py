@@ -1,5 +1,9 @@
 """Persistence adapter for users: the only code that knows how users are stored.
 
+Profiles, roles, listing, deletion and the MFA reset; what signing in reads and writes
+on the user item (credentials, the failure budget, token versions) is in
+`auth.credentials`.
+
 Uniqueness of usernames and emails is enforced by claim items written in the same
 transaction as the user, each with `attribute_not_exists`, so two concurrent
 requests can never both get the same name (no read-then-write).
@@ -7,34 +11,20 @@ requests can never both get the same name (no read-then-write).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from authapi.core import clock
-from authapi.core.db import (
-    TableItem,
-    connection,
-    failed_conditions,
-    is_condition_failure,
-    storage_errors,
-)
-from authapi.core.errors import (
-    Conflict,
-    DomainError,
-    EmailTaken,
-    InvalidCredentials,
-    LastAdmin,
-    UsernameTaken,
-)
+from authapi.core.db import TableItem, Transaction, storage_errors, transaction, update_if
+from authapi.core.errors import Conflict, DomainError, EmailTaken, LastAdmin, UsernameTaken
 from authapi.passkeys.models import PASSKEY_PREFIX, lookup_key
 from authapi.security.throttle import FailureRecord
-from authapi.users.domain import NewUser, Role, User, UserChanges, UserSummary
+from authapi.users.domain import NewUser, Role, User, UserBase, UserChanges, UserSummary
 from authapi.users.models import (
     CLAIM_SK,
     COUNTER_SK,
@@ -45,6 +35,7 @@ from authapi.users.models import (
     CounterItem,
     UserItem,
     email_claim_pk,
+    user_item,
     user_pk,
     username_claim_pk,
     users_order_key,
@@ -53,21 +44,18 @@ from authapi.users.models import (
 _MAX_TRANSACTION_ITEMS = 100
 
 
+# The item attribute of each UserBase field, where the names differ.
+_ATTRIBUTE_OF = {"id": "user_id"}
+_BASE_FIELDS = [base_field.name for base_field in fields(UserBase)]
+
+
 def _listed_fields(item: UserItem) -> dict[str, Any]:
-    """What a user and a listed user (UserSummary) have in common."""
-    return {
-        "id": item.user_id,
-        "username": item.username,
-        "email": item.email,
-        "full_name": item.full_name,
-        "role": Role(item.role),
-        "disabled": bool(item.disabled),
-        "created_at": item.created_at,
-        "updated_at": item.updated_at,
-    }
+    """What every view of a user holds (domain.UserBase), from the item."""
+    stored = {name: getattr(item, _ATTRIBUTE_OF.get(name, name)) for name in _BASE_FIELDS}
+    return {**stored, "role": Role(item.role), "disabled": bool(item.disabled)}
 
 
-def _to_domain(item: UserItem) -> User:
+def user_from_item(item: UserItem) -> User:
     return User(
         **_listed_fields(item),
         password_hash=item.password_hash,
@@ -106,7 +94,26 @@ def get_user(user_id: str) -> User | None:
     """One consistent read."""
     with storage_errors():
         item = _get_item(user_id)
-    return None if item is None else _to_domain(item)
+    return None if item is None else user_from_item(item)
+
+
+def _claim(claim_pk: str) -> ClaimItem | None:
+    try:
+        return ClaimItem.get(claim_pk, CLAIM_SK, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def username_taken(username: str) -> bool:
+    """Whether an account holds this (normalised) username: one consistent read."""
+    with storage_errors():
+        return _claim(username_claim_pk(username)) is not None
+
+
+def email_taken(email: str) -> bool:
+    """Whether an account holds this email address (any case): one consistent read."""
+    with storage_errors():
+        return _claim(email_claim_pk(email)) is not None
 
 
 def find_for_login(username: str) -> User | None:
@@ -118,12 +125,11 @@ def find_for_login(username: str) -> User | None:
     Cheat Sheet, ASVS 5.0 6.3.8).
     """
     with storage_errors():
-        try:
-            claim = ClaimItem.get(username_claim_pk(username), CLAIM_SK, consistent_read=True)
-        except DoesNotExist:
+        claim = _claim(username_claim_pk(username))
+        if claim is None:
             return None
         item = _get_item(claim.user_id)
-    return None if item is None else _to_domain(item)
+    return None if item is None else user_from_item(item)
 
 
 def list_users(
@@ -163,82 +169,20 @@ def list_users(
     return [_to_summary(item) for item in page], position
 
 
-def _budget_refill() -> list[Action]:
-    """A successful sign-in refills the failure budget, including the attempt that
-    `auth.attempts` reserved for it."""
-    return [UserItem.login_failures.remove(), UserItem.last_login_failure_at.remove()]
-
-
-@dataclass(frozen=True)
-class UserWrite:
-    """A conditional update of one user item, committed inside another transaction.
-
-    A sign-in spends its second factor (a TOTP step, a recovery code, the enrollment's
-    first code) in the same transaction that opens the session, so a failed write
-    leaves both undone and the user can retry with the same code (nothing half-written).
-    """
-
-    user_id: str
-    actions: list[Action]
-    condition: Condition
-
-    def add_to(self, transaction: TransactWrite) -> None:
-        item = UserItem(user_pk(self.user_id), USER_SK)
-        transaction.update(item, actions=self.actions, condition=self.condition)
-
-
-def sign_in_write(second_factor: UserWrite | None, user_id: str) -> UserWrite:
-    """What a sign-in writes on the user item: the second factor it spends, if any, and
-    the refilled failure budget."""
-    if second_factor is None:
-        return UserWrite(user_id, _budget_refill(), UserItem.pk.exists())
-    return replace(second_factor, actions=[*second_factor.actions, *_budget_refill()])
-
-
-def _admin_count_change(transaction: TransactWrite, delta: int) -> None:
+def _admin_count_change(writes: Transaction, delta: int) -> None:
     """Keep the enabled-admin count in step, inside the caller's transaction. Removing
     one is conditioned on another remaining, so two admins demoting each other at the
     same moment cannot both succeed (DynamoDB serialises the transactions)."""
     counter = CounterItem(ENABLED_ADMINS_PK, COUNTER_SK)
     if delta > 0:
-        transaction.update(counter, actions=[CounterItem.value.add(delta)])
+        writes.update(counter, [CounterItem.value.add(delta)])
     elif delta < 0:
-        transaction.update(
-            counter, actions=[CounterItem.value.add(delta)], condition=CounterItem.value > -delta
+        writes.update(
+            counter,
+            [CounterItem.value.add(delta)],
+            CounterItem.value > -delta,
+            fails_as=LastAdmin,
         )
-
-
-def _commit(
-    transaction_body: Callable[[TransactWrite], list[type[DomainError]]],
-    committed_if_failed: int | None = None,
-) -> None:
-    """Run a transaction; map a failed condition to the error registered for its slot.
-
-    `transaction_body` adds the items and returns, in the order DynamoDB receives them
-    (condition checks, deletes, puts, updates), the error each item's failed condition
-    means; Conflict for any slot without a more specific meaning.
-
-    `committed_if_failed` names a slot that puts an item under a new random key: only
-    this very transaction can have written it, so its condition failing means botocore
-    retried the transaction after its answer was lost, and (all or nothing) the first
-    attempt had committed in full. That is a success, not a conflict.
-    """
-    errors: list[type[DomainError]] = []
-    try:
-        with TransactWrite(connection=connection()) as transaction:
-            errors = transaction_body(transaction)
-    except TransactWriteError as exc:
-        failed = failed_conditions(exc)
-        if committed_if_failed is not None and failed[
-            committed_if_failed : committed_if_failed + 1
-        ] == [True]:
-            return
-        for error, did_fail in zip(errors, failed, strict=False):
-            if did_fail:
-                raise error() from exc
-        if any(failed):
-            raise Conflict() from exc
-        raise
 
 
 def create_user(new: NewUser) -> User:
@@ -263,20 +207,89 @@ def create_user(new: NewUser) -> User:
         created_at=now,
         updated_at=now,
     )
-
-    def body(transaction: TransactWrite) -> list[type[DomainError]]:
-        transaction.save(item, condition=UserItem.pk.does_not_exist())
-        for claim_pk in (username_claim_pk(new.username), email_claim_pk(new.email)):
-            transaction.save(
+    with transaction() as writes:
+        # The user item's key holds a random id.
+        writes.save(item, UserItem.pk.does_not_exist(), proves_committed=True)
+        claims = (
+            (username_claim_pk(new.username), UsernameTaken),
+            (email_claim_pk(new.email), EmailTaken),
+        )
+        for claim_pk, taken in claims:
+            writes.save(
                 ClaimItem(claim_pk, CLAIM_SK, user_id=new.id),
-                condition=ClaimItem.pk.does_not_exist(),
+                ClaimItem.pk.does_not_exist(),
+                fails_as=taken,
             )
-        _admin_count_change(transaction, int(new.role is Role.ADMIN and not new.disabled))
-        return [Conflict, UsernameTaken, EmailTaken]  # the three puts, in order
+        _admin_count_change(writes, int(new.role is Role.ADMIN and not new.disabled))
+    return user_from_item(item)
 
-    with storage_errors():
-        _commit(body, committed_if_failed=0)  # the user item's key holds a random id
-    return _to_domain(item)
+
+@dataclass(frozen=True)
+class _ClaimMove:
+    """A username or email claim that moves, and the error when the new one is taken."""
+
+    old_pk: str
+    new_pk: str
+    taken: type[DomainError]
+
+
+@dataclass
+class _UserUpdate:
+    """What `update_user` writes: the user item's actions, conditioned on the values
+    they replace, the claims that move, and the role and disabled flag it leaves."""
+
+    actions: list[Action]
+    condition: Condition
+    role: Role
+    disabled: bool
+    moves: list[_ClaimMove]
+
+    def move_names(self, user: User, changes: UserChanges) -> None:
+        """A new username or email moves its uniqueness claim in the same transaction."""
+        if changes.username is not None and changes.username != user.username:
+            self.actions.append(UserItem.username.set(changes.username))
+            self.condition &= UserItem.username == user.username
+            self.moves.append(
+                _ClaimMove(
+                    username_claim_pk(user.username),
+                    username_claim_pk(changes.username),
+                    UsernameTaken,
+                )
+            )
+        if changes.email is not None and changes.email.lower() != user.email.lower():
+            self.actions.append(UserItem.email.set(changes.email))
+            self.condition &= UserItem.email == user.email
+            self.moves.append(
+                _ClaimMove(email_claim_pk(user.email), email_claim_pk(changes.email), EmailTaken)
+            )
+        elif changes.email is not None and changes.email != user.email:
+            # Same address in a different case: the claim (lower-case) stays where it is.
+            self.actions.append(UserItem.email.set(changes.email))
+
+
+def _planned_update(user: User, changes: UserChanges, now: datetime) -> _UserUpdate:
+    plan = _UserUpdate(
+        actions=[UserItem.updated_at.set(now)],
+        condition=UserItem.pk.exists(),
+        role=user.role if changes.role is None else changes.role,
+        disabled=user.disabled if changes.disabled is None else changes.disabled,
+        moves=[],
+    )
+    if changes.full_name is not None:
+        plan.actions.append(
+            UserItem.full_name.set(changes.full_name)
+            if changes.full_name
+            else UserItem.full_name.remove()
+        )
+    plan.move_names(user, changes)
+    if (plan.role, plan.disabled) != (user.role, user.disabled):
+        plan.actions += [
+            UserItem.role.set(plan.role.value),
+            UserItem.disabled.set(plan.disabled),
+            UserItem.token_version.add(1),
+        ]
+        plan.condition &= (UserItem.role == user.role.value) & (UserItem.disabled == user.disabled)
+    return plan
 
 
 def update_user(user: User, changes: UserChanges) -> User:
@@ -290,76 +303,35 @@ def update_user(user: User, changes: UserChanges) -> User:
       ones makes this fail with CONFLICT instead of silently overwriting it.
     """
     now = clock.utcnow()
-    actions: list[Action] = [UserItem.updated_at.set(now)]
-    condition = UserItem.pk.exists()
-    if changes.full_name is not None:
-        actions.append(
-            UserItem.full_name.set(changes.full_name)
-            if changes.full_name
-            else UserItem.full_name.remove()
-        )
-    # Claims to move: (old claim pk, new claim pk, the error when the new one is taken).
-    moves: list[tuple[str, str, type[DomainError]]] = []
-    if changes.username is not None and changes.username != user.username:
-        actions.append(UserItem.username.set(changes.username))
-        condition &= UserItem.username == user.username
-        moves.append(
-            (username_claim_pk(user.username), username_claim_pk(changes.username), UsernameTaken)
-        )
-    if changes.email is not None and changes.email.lower() != user.email.lower():
-        actions.append(UserItem.email.set(changes.email))
-        condition &= UserItem.email == user.email
-        moves.append((email_claim_pk(user.email), email_claim_pk(changes.email), EmailTaken))
-    elif changes.email is not None and changes.email != user.email:
-        # Same address in a different case: the claim (lower-case) stays where it is.
-        actions.append(UserItem.email.set(changes.email))
-    role = user.role if changes.role is None else changes.role
-    disabled = user.disabled if changes.disabled is None else changes.disabled
-    if (role, disabled) != (user.role, user.disabled):
-        actions += [
-            UserItem.role.set(role.value),
-            UserItem.disabled.set(disabled),
-            UserItem.token_version.add(1),
-        ]
-        condition &= (UserItem.role == user.role.value) & (UserItem.disabled == user.disabled)
-    admin_delta = int(role is Role.ADMIN and not disabled) - int(user.is_enabled_admin)
-
-    target = UserItem(user_pk(user.id), USER_SK)
-
-    def body(transaction: TransactWrite) -> list[type[DomainError]]:
-        for old_pk, _, _ in moves:
-            transaction.delete(ClaimItem(old_pk, CLAIM_SK), condition=ClaimItem.user_id == user.id)
-        for _, new_pk, _ in moves:
-            transaction.save(
-                ClaimItem(new_pk, CLAIM_SK, user_id=user.id),
-                condition=ClaimItem.pk.does_not_exist(),
+    plan = _planned_update(user, changes, now)
+    admin_delta = int(plan.role is Role.ADMIN and not plan.disabled) - int(user.is_enabled_admin)
+    target = user_item(user.id)
+    if not plan.moves and not admin_delta:
+        if not update_if(target, plan.actions, plan.condition):
+            raise Conflict()
+        return user_from_item(target)  # update() loaded the item as written
+    with transaction() as writes:
+        for move in plan.moves:
+            writes.delete(ClaimItem(move.old_pk, CLAIM_SK), ClaimItem.user_id == user.id)
+        for move in plan.moves:
+            writes.save(
+                ClaimItem(move.new_pk, CLAIM_SK, user_id=user.id),
+                ClaimItem.pk.does_not_exist(),
+                fails_as=move.taken,
             )
-        _admin_count_change(transaction, admin_delta)
-        transaction.update(target, actions=actions, condition=condition)
-        updates = [LastAdmin] if admin_delta else []
-        return [Conflict] * len(moves) + [error for _, _, error in moves] + updates
-
-    with storage_errors():
-        if not moves and not admin_delta:
-            try:
-                # update() returns ALL_NEW and loads it into `target`.
-                target.update(actions=actions, condition=condition)
-            except UpdateError as exc:
-                if is_condition_failure(exc):
-                    raise Conflict() from exc
-                raise
-            return _to_domain(target)
-        _commit(body)
+        _admin_count_change(writes, admin_delta)
+        writes.update(target, plan.actions, plan.condition)
     # The transaction's conditions pinned every field it changed, so the result is known
     # without reading it back (a failed read must not turn a stored change into a 503).
+    role_changed = (plan.role, plan.disabled) != (user.role, user.disabled)
     return replace(
         user,
         username=changes.username or user.username,
         email=changes.email or user.email,
         full_name=user.full_name if changes.full_name is None else (changes.full_name or None),
-        role=role,
-        disabled=disabled,
-        token_version=user.token_version + int((role, disabled) != (user.role, user.disabled)),
+        role=plan.role,
+        disabled=plan.disabled,
+        token_version=user.token_version + int(role_changed),
         updated_at=now,
     )
 
@@ -389,24 +361,17 @@ def delete_user(user: User) -> None:
     owned = _owned_items(user.id)
     fits = _MAX_TRANSACTION_ITEMS - 4
     first, rest = owned[:fits], owned[fits:]
-
-    def body(transaction: TransactWrite) -> list[type[DomainError]]:
+    with transaction() as writes:
         for item in first:
-            transaction.delete(item)
+            writes.delete(item)
         for claim_pk in (username_claim_pk(user.username), email_claim_pk(user.email)):
-            transaction.delete(
-                ClaimItem(claim_pk, CLAIM_SK), condition=ClaimItem.user_id == user.id
-            )
-        transaction.delete(
-            UserItem(user_pk(user.id), USER_SK),
-            condition=(UserItem.role == user.role.value) & (UserItem.disabled == user.disabled),
+            writes.delete(ClaimItem(claim_pk, CLAIM_SK), ClaimItem.user_id == user.id)
+        writes.delete(
+            user_item(user.id),
+            (UserItem.role == user.role.value) & (UserItem.disabled == user.disabled),
         )
-        _admin_count_change(transaction, -1 if user.is_enabled_admin else 0)
-        errors: list[type[DomainError]] = [Conflict] * (len(first) + 3)
-        return [*errors, LastAdmin] if user.is_enabled_admin else errors
-
+        _admin_count_change(writes, -1 if user.is_enabled_admin else 0)
     with storage_errors():
-        _commit(body)
         for item in rest:
             item.delete()
 
@@ -414,8 +379,8 @@ def delete_user(user: User) -> None:
 def reset_mfa(user: User) -> None:
     """Remove TOTP, recovery codes and passkeys and end every session: the next login
     goes through setup. Sessions are deleted; the token version makes every token void."""
-    _update_user(
-        user.id,
+    update_if(
+        user_item(user.id),
         [
             UserItem.totp_secret.remove(),
             UserItem.mfa_enabled.set(False),
@@ -431,129 +396,3 @@ def reset_mfa(user: User) -> None:
     with storage_errors():
         for item in _owned_items(user.id):
             item.delete()
-
-
-def _update_user(user_id: str, actions: list[Action], condition: Condition) -> bool:
-    """One conditional update of the user item; False when the condition did not hold."""
-    with storage_errors():
-        try:
-            UserItem(user_pk(user_id), USER_SK).update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-    return True
-
-
-def set_password_hash(user: User, new_hash: str) -> None:
-    """Store a rehashed password (e.g. bcrypt -> argon2id), unless it changed meanwhile
-    (then the other writer's hash wins)."""
-    _update_user(
-        user.id,
-        [UserItem.password_hash.set(new_hash)],
-        UserItem.password_hash == user.password_hash,
-    )
-
-
-def totp_step_claim(user: User, step: int) -> UserWrite:
-    """Record `step` as the last accepted TOTP step, only if it is later than the last one.
-
-    This condition is what makes a code single-use across every Lambda container
-    (RFC 6238 §5.2, ASVS 2.8.4): of two requests with the same code, exactly one wins
-    it; the other is a failed login.
-    """
-    return UserWrite(
-        user.id,
-        [UserItem.totp_last_step.set(step)],
-        (UserItem.totp_last_step.does_not_exist() | (UserItem.totp_last_step < step))
-        & UserItem.totp_secret.exists(),
-    )
-
-
-def start_totp_enrollment(user: User, secret: str) -> None:
-    """Store a secret awaiting confirmation. Only for users without TOTP yet."""
-    if not _update_user(
-        user.id,
-        [UserItem.pending_totp_secret.set(secret)],
-        UserItem.totp_secret.does_not_exist() & (UserItem.token_version == user.token_version),
-    ):
-        raise InvalidCredentials()
-
-
-def enrollment_confirmation(
-    user: User, secret: str, step: int, recovery_code_hashes: list[str]
-) -> UserWrite:
-    """Make the pending secret the user's TOTP secret, atomically with its first code.
-
-    Conditioned on the very secret the code was checked against, so a concurrent
-    /auth/mfa/setup that replaced it makes this confirmation fail rather than
-    enable a secret the user never saw.
-    """
-    return UserWrite(
-        user.id,
-        [
-            UserItem.totp_secret.set(secret),
-            UserItem.mfa_enabled.set(True),
-            UserItem.pending_totp_secret.remove(),
-            UserItem.totp_last_step.set(step),
-            UserItem.recovery_code_hashes.set(set(recovery_code_hashes)),
-            UserItem.updated_at.set(clock.utcnow()),
-        ],
-        UserItem.totp_secret.does_not_exist() & (UserItem.pending_totp_secret == secret),
-    )
-
-
-def recovery_code_use(user: User, code_hash: str) -> UserWrite:
-    """Remove one recovery code; the condition makes each code usable exactly once."""
-    return UserWrite(
-        user.id,
-        [UserItem.recovery_code_hashes.delete({code_hash})],
-        UserItem.recovery_code_hashes.contains(code_hash),
-    )
-
-
-def change_password(user: User, new_hash: str) -> User:
-    """Store the new hash and end every existing session in the same write.
-
-    Conditioned on the hash the caller verified, so two concurrent changes cannot both
-    succeed on the strength of the same old password.
-    """
-    target = UserItem(user_pk(user.id), USER_SK)
-    with storage_errors():
-        try:
-            target.update(
-                actions=[
-                    UserItem.password_hash.set(new_hash),
-                    UserItem.token_version.add(1),
-                    # Every old token is dead by its version now; the list can go.
-                    UserItem.revoked_sessions.set({}),
-                    UserItem.updated_at.set(clock.utcnow()),
-                ],
-                condition=UserItem.password_hash == user.password_hash,
-            )
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                raise Conflict() from exc
-            raise
-    return _to_domain(target)
-
-
-def replace_recovery_codes(user: User, code_hashes: list[str], spending: UserWrite) -> None:
-    """The new set replaces the old one entirely: old codes stop working at once. In the
-    same write, `spending` spends the TOTP code that authorised it (InvalidCredentials if
-    that code was spent meanwhile), so a failure leaves both undone."""
-    if not _update_user(
-        user.id,
-        [*spending.actions, UserItem.recovery_code_hashes.set(set(code_hashes))],
-        spending.condition,
-    ):
-        raise InvalidCredentials()
-
-
-def bump_token_version(user_id: str) -> None:
-    """Invalidate every access and refresh token of the user at once."""
-    _update_user(
-        user_id,
-        [UserItem.token_version.add(1), UserItem.updated_at.set(clock.utcnow())],
-        UserItem.pk.exists(),  # a deleted user has no tokens left to revoke
-    )

@@ -31,6 +31,8 @@ from authapi.users.schemas import (
 
 router = APIRouter(tags=["users"])
 
+UserId = Annotated[str, Path(min_length=1, max_length=64)]
+
 
 @router.get("/users/me", response_model=UserOut, responses=error_responses(401, 503))
 async def read_me(user: CurrentUser) -> UserOut:
@@ -134,18 +136,18 @@ def read_user(user_id: UserId, _: CurrentAdmin) -> UserOut:
     return UserOut.model_validate(service.get_user(user_id))
 
 
-UserId = Annotated[str, Path(min_length=1, max_length=64)]
-
-
 @router.patch(
     "/users/{user_id}",
     response_model=UserOut,
     responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Change a user (admin): role, disabled, email, full name",
 )
-def update_user(user_id: UserId, body: AdminUserUpdate, _: CurrentAdmin) -> UserOut:
+def update_user(
+    user_id: UserId, body: AdminUserUpdate, _: CurrentAdmin, settings: SettingsDep
+) -> UserOut:
     return UserOut.model_validate(
         service.admin_update(
+            settings,
             user_id,
             email=body.email,
             full_name=body.full_name,
@@ -162,8 +164,8 @@ def update_user(user_id: UserId, body: AdminUserUpdate, _: CurrentAdmin) -> User
     responses=error_responses(401, 403, 404, 409, 503),
     summary="Delete a user with its claims and sessions (admin)",
 )
-def delete_user(user_id: UserId, _: CurrentAdmin) -> None:
-    service.delete_user(user_id)
+def delete_user(user_id: UserId, _: CurrentAdmin, settings: SettingsDep) -> None:
+    service.delete_user(settings, user_id)
 
 
 @router.post(
@@ -173,5 +175,5 @@ def delete_user(user_id: UserId, _: CurrentAdmin) -> None:
     responses=error_responses(401, 403, 404, 503),
     summary="Remove a user's TOTP and recovery codes and end their sessions (admin)",
 )
-def reset_mfa(user_id: UserId, _: CurrentAdmin) -> None:
-    service.reset_mfa(user_id)
+def reset_mfa(user_id: UserId, _: CurrentAdmin, settings: SettingsDep) -> None:
+    service.reset_mfa(settings, user_id)

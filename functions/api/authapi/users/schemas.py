@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from authapi.core.config import get_settings
+from authapi.core.config import Settings
 from authapi.core.schemas import StrictBody, example
 from authapi.users.domain import USERNAME_PATTERN, Role
 
@@ -37,7 +37,10 @@ Email = Annotated[
     ),
 ]
 FullName = Annotated[str, Field(max_length=128, examples=["Alice Liddell"])]
-_policy = get_settings()
+# FastAPI builds its validators and the OpenAPI document from these types when the
+# routes are declared, at import: so the password length limits, and only they, are
+# read from the environment here, by the same `Settings.from_env` as at start-up.
+_policy = Settings.from_env()
 NewPassword = Annotated[
     str,
     Field(

@@ -9,9 +9,10 @@ from authapi.audit.service import record_event
 from authapi.core import cursors
 from authapi.core.config import Settings
 from authapi.core.errors import PolicyViolation, UserNotFound
-from authapi.security import codes, passwords, seeds
-from authapi.security.keys import SeedKeys
+from authapi.security import passwords, totp_secrets
+from authapi.security.keys import TotpSecretKeys
 from authapi.security.password_policy import check_password
+from authapi.security.recovery_codes import recovery_code_digests
 from authapi.users import repository
 from authapi.users.domain import (
     NewUser,
@@ -36,14 +37,14 @@ def create_user(
 ) -> User:
     """Create a user. Normally without TOTP: the user enrolls at first login.
 
-    `enrollment` is for the seed script, which creates the first admin already
-    enrolled so the admin can sign in through /token at once.
+    `enrollment` is for the first-admin script (`infra.seed_admin`), which creates
+    the first admin already enrolled so the admin can sign in through /token at once.
     """
     username = normalize_username(username)
     email = normalize_email(email)
     check_password(password, username, settings)
     # Server-assigned and immutable; known before the write because it is the
-    # associated data of the encrypted TOTP seed.
+    # associated data of the encrypted TOTP secret.
     user_id = str(uuid.uuid4())
     user = repository.create_user(
         NewUser(
@@ -56,14 +57,16 @@ def create_user(
             totp_secret=(
                 None
                 if enrollment is None
-                else seeds.encrypt(enrollment.seed_keys, enrollment.totp_secret, user_id)
+                else totp_secrets.encrypt(
+                    enrollment.totp_secret_keys, enrollment.totp_secret, user_id
+                )
             ),
             recovery_code_hashes=tuple(
-                codes.digest(code) for code in (enrollment.recovery_codes if enrollment else ())
+                recovery_code_digests(enrollment.recovery_codes if enrollment else ())
             ),
         )
     )
-    record_event("user_created", user_id=user.id, role=user.role.value)
+    record_event(settings, "user_created", user_id=user.id, role=user.role.value)
     return user
 
 
@@ -73,10 +76,11 @@ class Enrollment:
 
     totp_secret: str
     recovery_codes: list[str]
-    seed_keys: SeedKeys
+    totp_secret_keys: TotpSecretKeys
 
 
 def import_user(
+    settings: Settings,
     *,
     username: str,
     email: str,
@@ -101,7 +105,7 @@ def import_user(
             disabled=disabled,
         )
     )
-    record_event("user_imported", user_id=user.id, role=user.role.value)
+    record_event(settings, "user_imported", user_id=user.id, role=user.role.value)
     return user
 
 
@@ -148,6 +152,7 @@ def update_profile(
 
 
 def admin_update(
+    settings: Settings,
     user_id: str,
     *,
     email: str | None = None,
@@ -169,6 +174,7 @@ def admin_update(
     )
     sent = {"email": email, "full_name": full_name, "role": role, "disabled": disabled}
     record_event(
+        settings,
         "user_updated",
         user_id=user.id,
         # What changed: field names, and the values of role and disabled (no PII).
@@ -183,13 +189,13 @@ def _apply(user: User, changes: UserChanges) -> User:
     return user if changes.is_empty() else repository.update_user(user, changes)
 
 
-def delete_user(user_id: str) -> None:
+def delete_user(settings: Settings, user_id: str) -> None:
     repository.delete_user(get_user(user_id))
-    record_event("user_deleted", user_id=user_id)
+    record_event(settings, "user_deleted", user_id=user_id)
 
 
-def reset_mfa(user_id: str) -> None:
+def reset_mfa(settings: Settings, user_id: str) -> None:
     """Rescue a user who lost their authenticator: TOTP and recovery codes are gone,
     every session ends, and the next login goes through setup."""
     repository.reset_mfa(get_user(user_id))
-    record_event("mfa_reset", user_id=user_id)
+    record_event(settings, "mfa_reset", user_id=user_id)
