@@ -113,6 +113,8 @@ class TestRegistration:
     def test_a_registered_passkey_is_listed_and_stored_as_two_items(
         self, client: TestClient, directory: Directory, settings: Settings
     ) -> None:
+        """ASVS 5.0 6.5.x: the credential under its user and its lookup, the AAGUID
+        kept; the login step then offers the passkey."""
         account = directory.user()
         authenticator = add_passkey(client, account, name="Work laptop")
         listed = client.get("/users/me/passkeys", headers=account.headers).json()["items"]
@@ -131,6 +133,7 @@ class TestRegistration:
         assert methods == ["totp", "passkey", "recovery_code"]
 
     def test_self_attestation_is_accepted(self, client: TestClient, directory: Directory) -> None:
+        """WebAuthn §8.2 "packed" self attestation (no certificate), as some keys send."""
         account = directory.user()
         authenticator = SoftAuthenticator()
         credential = authenticator.create(
@@ -150,6 +153,8 @@ class TestRegistration:
     def test_a_wrong_answer_registers_nothing(
         self, client: TestClient, directory: Directory, settings: Settings, knobs: Any
     ) -> None:
+        """NIST 800-63B 5.2.5 (origin and RP ID binding) and 5.1.9.1 (UV) at
+        registration: nothing stored."""
         account = directory.user()
         credential = SoftAuthenticator().create(registration_options(client, account), **knobs)
         response = client.post(
@@ -187,6 +192,7 @@ class TestRegistration:
     def test_an_expired_registration_challenge_is_refused(
         self, client: TestClient, directory: Directory
     ) -> None:
+        """ASVS 5.0 6.6.x: a challenge lives at most 5 minutes."""
         account = directory.user()
         options = registration_options(client, account)
         directory.clock.advance(301)
@@ -199,6 +205,7 @@ class TestRegistration:
     def test_a_credential_registers_once_across_all_users(
         self, client: TestClient, directory: Directory
     ) -> None:
+        """One credential id, one owner: the lookup item is put with attribute_not_exists."""
         alice, bob = directory.user(), directory.user()
         authenticator = add_passkey(client, alice)
         again = authenticator.create(registration_options(client, bob))
@@ -212,6 +219,7 @@ class TestRegistration:
     def test_rename_and_remove(
         self, client: TestClient, directory: Directory, settings: Settings
     ) -> None:
+        """ASVS 5.0 6.4.x: users manage their own authenticators, and only their own."""
         alice, bob = directory.user(), directory.user()
         authenticator = add_passkey(client, alice)
         path = f"/users/me/passkeys/{authenticator.passkey_id}"
@@ -313,6 +321,7 @@ class TestPasswordless:
     def test_a_challenge_needs_its_passkey_token(
         self, client: TestClient, directory: Directory
     ) -> None:
+        """ASVS 5.0 6.6.x: a challenge is bound to whom it was issued."""
         account = directory.user()
         authenticator = add_passkey(client, account)
         options, _ = passwordless_options(client)
@@ -323,6 +332,7 @@ class TestPasswordless:
     def test_an_expired_challenge_is_refused(
         self, client: TestClient, directory: Directory
     ) -> None:
+        """ASVS 5.0 6.6.x / NIST 800-63B 5.2.8: a challenge lives at most 5 minutes."""
         account = directory.user()
         authenticator = add_passkey(client, account)
         options, token = passwordless_options(client)
@@ -333,6 +343,7 @@ class TestPasswordless:
     def test_unknown_and_deleted_credentials_are_refused(
         self, client: TestClient, directory: Directory, settings: Settings
     ) -> None:
+        """NIST 800-63B 6.1.2.2: a removed authenticator stops working at once."""
         account = directory.user()
         assert passwordless(client, SoftAuthenticator()).status_code == 401
         authenticator = add_passkey(client, account)
@@ -358,6 +369,7 @@ class TestPasswordless:
         assert passwordless(client, authenticator, sign_count=8).status_code == 200
 
     def test_a_disabled_user_is_refused(self, client: TestClient, directory: Directory) -> None:
+        """ASVS 5.0 7.4.2: a disabled account signs in with no factor."""
         admin = directory.admin()
         account = directory.user()
         authenticator = add_passkey(client, account)
@@ -408,6 +420,7 @@ class TestSecondFactor:
     def test_another_users_credential_is_refused(
         self, client: TestClient, directory: Directory
     ) -> None:
+        """NIST 800-63B 4.2.1: the second factor must be bound to the same subscriber."""
         alice, bob = directory.user(), directory.user()
         add_passkey(client, alice)
         bobs = add_passkey(client, bob)
@@ -421,6 +434,7 @@ class TestSecondFactor:
     def test_a_passwordless_challenge_is_no_second_factor_challenge(
         self, client: TestClient, directory: Directory
     ) -> None:
+        """ASVS 5.0 6.6.x: a challenge works only for the purpose it was issued for."""
         account = directory.user()
         authenticator = add_passkey(client, account)
         token = mfa_token(client, account)
@@ -433,6 +447,7 @@ class TestSecondFactor:
     def test_code_and_credential_are_exclusive(
         self, client: TestClient, directory: Directory
     ) -> None:
+        """One factor per step: a code or a passkey, never both, never none (422)."""
         account = directory.user()
         token = mfa_token(client, account)
         both = client.post(
@@ -444,6 +459,7 @@ class TestSecondFactor:
     def test_malformed_credentials_are_refused_never_a_500(
         self, client: TestClient, directory: Directory
     ) -> None:
+        """ASVS 5.0 1.x / the contract: no request, however malformed, gets a 500."""
         account = directory.user()
         known = add_passkey(client, account).id
         garbage: list[dict[str, Any]] = [
@@ -482,6 +498,7 @@ class TestAdministration:
     def test_admin_lists_and_removes_a_users_passkeys(
         self, client: TestClient, directory: Directory, settings: Settings
     ) -> None:
+        """ASVS 5.0 6.4.x: an admin can revoke a lost authenticator; audited (ASVS 5.0 16.3)."""
         admin = directory.admin()
         account = directory.user()
         authenticator = add_passkey(client, account)
@@ -500,6 +517,8 @@ class TestAdministration:
     def test_mfa_reset_and_user_deletion_remove_passkeys_and_lookups(
         self, client: TestClient, directory: Directory, settings: Settings
     ) -> None:
+        """NIST 800-63B 6.1.2.2: reset and deletion leave no usable authenticator and
+        no orphaned lookup."""
         admin = directory.admin()
         reset, deleted = directory.user(), directory.user()
         reset_key = add_passkey(client, reset)
