@@ -9,8 +9,8 @@ the user item alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -36,8 +36,9 @@ from authapi.passkeys.models import (
 from authapi.users.models import UserItem, user_item, user_pk
 
 
-@dataclass(frozen=True)
-class Passkey:
+# NamedTuples, not dataclasses: every cold start imports this module, and a dataclass
+# costs code generation at import.
+class Passkey(NamedTuple):
     id: str
     credential_id: str
     name: str
@@ -47,8 +48,7 @@ class Passkey:
     last_used_at: datetime | None
 
 
-@dataclass(frozen=True)
-class Credential:
+class Credential(NamedTuple):
     """What a sign-in verifies an assertion against."""
 
     passkey_id: str
@@ -57,8 +57,7 @@ class Credential:
     sign_count: int
 
 
-@dataclass(frozen=True)
-class NewPasskey:
+class NewPasskey(NamedTuple):
     id: str
     credential_id: str
     name: str
@@ -68,8 +67,7 @@ class NewPasskey:
     sign_count: int
 
 
-@dataclass(frozen=True)
-class ChallengeOwner:
+class ChallengeOwner(NamedTuple):
     """Whom a challenge was handed out to and what for: all must match to consume it."""
 
     purpose: str
@@ -213,8 +211,7 @@ def rename_passkey(user_id: str, passkey_id: str, name: str) -> Passkey:
     return _to_passkey(item)
 
 
-@dataclass(frozen=True)
-class PasskeyUse:
+class PasskeyUse(NamedTuple):
     """What a passkey sign-in writes besides the session, in the session's transaction:
     the credential's new signature counter, conditioned on the one the assertion was
     checked against (of two parallel sign-ins with one counter value only one wins, and

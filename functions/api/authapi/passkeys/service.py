@@ -15,8 +15,7 @@ import base64
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from authapi.audit.service import record_event
 from authapi.auth import attempts
@@ -43,8 +42,7 @@ _CHALLENGE_BYTES = 32
 _KNOWN_TRANSPORTS = frozenset({"ble", "cable", "hybrid", "internal", "nfc", "smart-card", "usb"})
 
 
-@dataclass(frozen=True)
-class RelyingParty:
+class RelyingParty(NamedTuple):
     id: str
     origins: tuple[str, ...]
     name: str
