@@ -6,6 +6,7 @@ import base64
 import json
 import time
 
+import argon2
 import bcrypt
 import jwt
 import pyotp
@@ -50,6 +51,30 @@ class TestPasswords:
 
     def test_unrecognised_hash_is_a_mismatch(self) -> None:
         assert passwords.verify_password("anything", "not-a-hash") == (False, None)
+
+    @pytest.mark.parametrize(
+        "stored",
+        [
+            "$2b$12$tooshort",
+            "$2b$03$" + "a" * 53,  # cost below bcrypt's minimum
+            "$2z$12$" + "a" * 53,  # no such variant
+            "$argon2id$v=19$m=19456,t=2",
+        ],
+    )
+    def test_malformed_hash_is_no_scheme_and_a_mismatch(self, stored: str) -> None:
+        assert passwords.scheme_of(stored) is None
+        assert passwords.verify_password("anything", stored) == (False, None)
+
+    def test_other_argon2_parameters_verify_and_are_upgraded(self) -> None:
+        older = argon2.PasswordHasher(
+            time_cost=1, memory_cost=1024, parallelism=1, type=argon2.Type.I
+        )
+        stored = older.hash("an older hash's password")
+        assert passwords.scheme_of(stored) == "argon2"
+        matches, upgraded = passwords.verify_password("an older hash's password", stored)
+        assert matches
+        assert upgraded is not None
+        assert upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
 class TestTotp:

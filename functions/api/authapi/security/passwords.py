@@ -3,44 +3,61 @@
 argon2id with OWASP's minimum parameters (19 MiB, 2 iterations, parallelism 1) hashes
 every new password. bcrypt is accepted only to verify legacy hashes (e.g. users
 imported from the tutorial) and is replaced by argon2id at the next successful login.
+
+argon2-cffi and bcrypt are used directly: a hashing framework (passlib) cost a cold
+start ~30 ms of imports and handler set-up for the two schemes these few lines cover.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
-from passlib.context import CryptContext
+from argon2 import PasswordHasher, Type, extract_parameters
+from argon2.exceptions import InvalidHashError, VerificationError
 
 _BCRYPT_MAX_BYTES = 72
 # Longer than any password this service accepts (the policy allows 256 characters; the
-# login forms 1024) and far below passlib's own limit (4096 bytes, where it raises
-# PasswordSizeError): longer input is a failed check, never an exception, on every path.
+# login forms 1024): longer input is a failed check, never an exception, on every path.
 MAX_CHECKED_CHARS = 1024
 
-_context = CryptContext(
-    schemes=["argon2", "bcrypt"],
-    deprecated=["bcrypt"],
-    argon2__type="ID",
-    argon2__memory_cost=19 * 1024,
-    argon2__rounds=2,
-    argon2__parallelism=1,
-)
+_argon2 = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=Type.ID)
+# A well-formed bcrypt hash of the variants the bcrypt library verifies: cost 4 to 31,
+# then 22 characters of salt and 31 of checksum in bcrypt's base64 alphabet.
+_BCRYPT_HASH = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 
 
 def hash_password(password: str) -> str:
-    return str(_context.hash(password))
+    return _argon2.hash(password)
 
 
 def scheme_of(stored_hash: str) -> str | None:
     """The scheme of a stored hash ("argon2", "bcrypt"), or None if it is not one we verify."""
-    scheme = _context.identify(stored_hash)
-    if scheme is None:
-        return None
+    if stored_hash.startswith("$argon2"):
+        try:
+            extract_parameters(stored_hash)  # well-formed, not just prefixed
+        except InvalidHashError:
+            return None
+        return "argon2"
+    if _BCRYPT_HASH.fullmatch(stored_hash):
+        return "bcrypt"
+    return None
+
+
+def _matches(secret: str | bytes, stored_hash: str, scheme: str) -> bool:
+    if scheme == "bcrypt":
+        # Imported here: only users imported from the tutorial still have a bcrypt hash.
+        import bcrypt
+
+        encoded = secret.encode("utf-8") if isinstance(secret, str) else secret
+        try:
+            return bool(bcrypt.checkpw(encoded, stored_hash.encode("ascii")))
+        except ValueError:  # a salt the pattern let through but bcrypt refuses
+            return False
     try:
-        _context.handler(scheme).from_string(stored_hash)  # well-formed, not just prefixed
-    except ValueError:
-        return None
-    return str(scheme)
+        return _argon2.verify(stored_hash, secret)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def verify_password(password: str, stored_hash: str) -> tuple[bool, str | None]:
@@ -61,9 +78,9 @@ def verify_password(password: str, stored_hash: str) -> tuple[bool, str | None]:
         # bcrypt only ever hashed the first 72 bytes (older libraries truncated silently;
         # bcrypt 5 raises instead). Verify exactly what was hashed, never raise.
         secret = encoded[:_BCRYPT_MAX_BYTES]
-    if not _context.verify(secret, stored_hash):
+    if not _matches(secret, stored_hash, scheme):
         return False, None
-    if _context.needs_update(stored_hash):
+    if scheme == "bcrypt" or _argon2.check_needs_rehash(stored_hash):
         # Hash the full password, not the truncated bytes bcrypt saw.
         return True, hash_password(password)
     return True, None
@@ -82,7 +99,7 @@ PRECOMPUTED_DUMMY_HASH = (
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
-    if not _context.needs_update(PRECOMPUTED_DUMMY_HASH):
+    if not _argon2.check_needs_rehash(PRECOMPUTED_DUMMY_HASH):
         return PRECOMPUTED_DUMMY_HASH
     return hash_password("dummy password used only to spend time")
 
@@ -98,4 +115,4 @@ def burn_verification_time(password: str) -> None:
     Without this an unknown username answers many times faster than a wrong password,
     which reveals which accounts exist (OWASP Authentication Cheat Sheet, ASVS 5.0 6.3.8).
     """
-    _context.verify(password[:MAX_CHECKED_CHARS], _dummy_hash())
+    _matches(password[:MAX_CHECKED_CHARS], _dummy_hash(), "argon2")

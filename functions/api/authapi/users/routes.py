@@ -30,6 +30,9 @@ from authapi.users.schemas import (
 )
 
 router = APIRouter(tags=["users"])
+# Defined before the first route that names it: FastAPI resolves a route's annotations
+# when the route is declared.
+UserId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.get("/users/me", response_model=UserOut, responses=error_responses(401, 503))
@@ -132,9 +135,6 @@ def list_users(
 )
 def read_user(user_id: UserId, _: CurrentAdmin) -> UserOut:
     return UserOut.model_validate(service.get_user(user_id))
-
-
-UserId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @router.patch(
