@@ -523,7 +523,10 @@ AREAS = [
         ),
     ),
     ("FastAPI, Starlette and Mangum", ("fastapi", "starlette", "mangum")),
-    ("PyJWT and cryptography (access token)", ("jwt", "cryptography", "base64")),
+    (
+        "JWS and cryptography (access token)",
+        ("/authapi/security/jws.py", "/authapi/security/tokens.py", "cryptography", "base64"),
+    ),
     ("pynamodb (item to model)", ("pynamodb",)),
     ("pydantic (validation, JSON)", ("pydantic",)),
     ("the service's own modules", ("/authapi/",)),

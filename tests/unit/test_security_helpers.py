@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from typing import Any
 
 import argon2
 import bcrypt
@@ -13,7 +14,7 @@ import pyotp
 import pytest
 
 from authapi.core.errors import NotAuthenticated
-from authapi.security import codes, passwords, seeds, totp
+from authapi.security import codes, jws, passwords, seeds, totp
 from authapi.security.keys import ACTIVATION_DELAY_SECONDS, add_key, seed_keys, signing_keys
 from authapi.security.tokens import TokenIssuer, TokenKind
 from tests.support import Clock
@@ -197,6 +198,42 @@ class TestTokens:
         for forged in (f"{none_header}.{payload}.", f"{header}.{payload}."):
             with pytest.raises(NotAuthenticated):
                 ISSUER.decode(TokenKind.ACCESS, forged)
+
+    @pytest.mark.parametrize(
+        "mangle",
+        [
+            lambda token: token + ".extra",  # four segments
+            lambda token: token.rsplit(".", 1)[0],  # two
+            lambda token: token.replace(".", ".é", 1),  # not base64url
+            lambda token: token.replace(".", ".=", 1),  # padding is not base64url here
+            lambda token: token[:-1],  # a signature one character short
+            lambda token: "bm90IGpzb24" + token[token.index(".") :],  # header "not json"
+            lambda token: "WzFd" + token[token.index(".") :],  # header [1]
+        ],
+    )
+    def test_malformed_token_is_refused(self, clock: Clock, mangle: Any) -> None:
+        with pytest.raises(NotAuthenticated):
+            ISSUER.decode(TokenKind.ACCESS, mangle(ISSUER.issue(TokenKind.ACCESS, "u", 60, {})))
+
+    @pytest.mark.parametrize(
+        ("headers", "dropped"),
+        [
+            ({"crit": ["exp"]}, None),  # RFC 7515 §4.1.11: no extension is understood
+            ({}, "jti"),
+            ({}, "aud"),
+            ({}, "iss"),
+        ],
+    )
+    def test_signed_but_incomplete_token_is_refused(
+        self, clock: Clock, headers: dict[str, Any], dropped: str | None
+    ) -> None:
+        claims = jwt.decode(
+            ISSUER.issue(TokenKind.ACCESS, "u", 60, {}), options={"verify_signature": False}
+        )
+        claims.pop(dropped or "", None)
+        forged = jws.sign(claims, KEYS.private_key, {"typ": "at+jwt", "kid": KEYS.kid, **headers})
+        with pytest.raises(NotAuthenticated):
+            ISSUER.decode(TokenKind.ACCESS, forged)
 
     def test_tampered_payload_is_refused(self, clock: Clock) -> None:
         token = ISSUER.issue(TokenKind.ACCESS, "u", 60, {})

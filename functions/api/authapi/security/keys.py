@@ -29,7 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from jwt.algorithms import OKPAlgorithm
+
+from authapi.security.jws import ALGORITHM, b64url_encode, public_jwk
 
 KEY_BYTES = 32
 # Longer than the SecretStore refresh interval (core.secrets.REFRESH_SECONDS).
@@ -38,10 +39,6 @@ ACTIVATION_DELAY_SECONDS = 10 * 60
 
 def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _b64encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,7 @@ def new_key_entry() -> dict[str, str]:
     """A fresh key for either set: 256 bits from the OS CSPRNG and a random key id."""
     return {
         "kid": secrets.token_hex(8),
-        "key": _b64encode(secrets.token_bytes(KEY_BYTES)),
+        "key": b64url_encode(secrets.token_bytes(KEY_BYTES)),
         "created_at": datetime.now(tz=UTC).isoformat(timespec="seconds"),
     }
 
@@ -93,11 +90,12 @@ class SigningKeys:
     public_keys: dict[str, Ed25519PublicKey]
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
-        keys = []
-        for kid, public_key in self.public_keys.items():
-            jwk: dict[str, str] = json.loads(OKPAlgorithm.to_jwk(public_key))
-            keys.append({**jwk, "kid": kid, "use": "sig", "alg": "EdDSA"})
-        return {"keys": keys}
+        return {
+            "keys": [
+                {**public_jwk(public_key), "kid": kid, "use": "sig", "alg": ALGORITHM}
+                for kid, public_key in self.public_keys.items()
+            ]
+        }
 
 
 @dataclass(frozen=True)
