@@ -71,11 +71,17 @@ async def get_cursor_key(seeds: SeedKeysDep) -> bytes:
 CursorKeyDep = Annotated[bytes, Depends(get_cursor_key)]
 
 
-async def get_auth_service(
-    settings: SettingsDep, signing: SigningKeysDep, seeds: SeedKeysDep
-) -> AuthService:
-    issuer = TokenIssuer(keys=signing, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    return AuthService(settings, issuer, seeds)
+async def get_auth_service() -> AuthService:
+    # Its inputs are read here rather than declared as sub-dependencies: FastAPI solves
+    # the dependency tree anew on every request, and these three nodes cost more to
+    # solve than to read (the settings and the key sets are the container's cache).
+    settings = get_settings()
+    issuer = TokenIssuer(
+        keys=load_signing_keys(settings),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    return AuthService(settings, issuer, load_seed_keys(settings))
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
