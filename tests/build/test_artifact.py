@@ -47,8 +47,10 @@ RUNTIME_PACKAGES = {"authapi", "fastapi", "mangum", "pynamodb", "botocore", "cry
 LOGIN_PACKAGES = {"argon2", "_argon2_cffi_bindings", "pyotp"}
 # Loaded only by the requests that need them (a cold start serving anything else never
 # pays for them): the QR code of an enrollment, the common-password list of a new
-# password, bcrypt for a legacy hash. pydantic.v1 is not in the package at all.
-LOADED_ON_FIRST_USE = {"segno", "zxcvbn", "bcrypt", "pydantic.v1"}
+# password, passlib's bcrypt handler for a legacy hash. pydantic.v1 is not in the package
+# at all. (The bcrypt library itself loads at import: PyJWT imports cryptography's SSH
+# key support, which imports bcrypt when it is installed.)
+LOADED_ON_FIRST_USE = {"segno", "zxcvbn", "passlib.handlers.bcrypt", "pydantic.v1"}
 # Shipped by dependencies but never imported by the function (functions/api/Makefile).
 PRUNED = ("dns", "pydantic/v1", "boto3", "pip", "setuptools", "bin")
 DOCS_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
