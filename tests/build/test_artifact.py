@@ -14,6 +14,7 @@ Skipped when no CPython 3.13 is found, except under CI (CI set), where that fail
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 from pathlib import Path
@@ -85,6 +86,12 @@ def test_package_size_and_contents(
     models = {path.name for path in (package / "botocore" / "data").iterdir() if path.is_dir()}
     assert models == {"dynamodb", "ssm", "sts"}
     assert (package / "botocore" / "data" / "endpoints.json").is_file()
+    # SSM's model holds the one operation the function calls (infra.prune_api_model);
+    # test_login_against_dynamodb_and_ssm makes that call from the package.
+    [ssm_model] = (package / "botocore" / "data" / "ssm").glob("*/service-2.json.gz")
+    assert set(json.loads(gzip.decompress(ssm_model.read_bytes()))["operations"]) == {
+        "GetParameters"
+    }
     for pruned in PRUNED:
         assert not (package / pruned).exists(), pruned
     # Of zxcvbn, only the password list (imported as a namespace package).
