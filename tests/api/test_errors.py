@@ -156,7 +156,7 @@ def test_asvs_14_3_2_every_error_answer_carries_the_security_headers(
 def test_huge_password_at_token_is_a_failed_login_not_a_500(
     client: TestClient, directory: Directory, length: int
 ) -> None:
-    """Longer than passlib accepts (4096 bytes raises PasswordSizeError): still the
+    """Longer than any password is checked (passwords.MAX_CHECKED_CHARS): still the
     contract's failed login, counted in the budget, never a 500."""
     account = directory.create()
     form = {"username": account.username, "password": "p" * length}

@@ -14,13 +14,16 @@ Skipped when no CPython 3.13 is found, except under CI (CI set), where that fail
 
 from __future__ import annotations
 
+import gzip
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from authapi.core import db
 from authapi.core.config import Settings
+from authapi.security.password_policy import MIN_COMMON_PASSWORDS
 from authapi.users import service
 from bench.cold_start import (
     health_event,
@@ -30,6 +33,7 @@ from bench.cold_start import (
     tree_size,
     zipped_size,
 )
+from bench.lambda_events import request
 from bench.report import mib
 from tests.build.support import build_package
 from tests.support import PASSWORD
@@ -41,7 +45,16 @@ MAX_UNZIPPED = 262_144_000
 MAX_ZIPPED_DIRECT_UPLOAD = 50 * 1024 * 1024
 # What the function needs at run time, each of which must load from the package.
 RUNTIME_PACKAGES = {"authapi", "fastapi", "mangum", "pynamodb", "botocore", "cryptography"}
-LOGIN_PACKAGES = {"argon2", "_argon2_cffi_bindings", "jwt", "pyotp"}
+LOGIN_PACKAGES = {"argon2", "_argon2_cffi_bindings", "pyotp"}
+# Loaded only by the requests that need them (a cold start serving anything else never
+# pays for them): the QR code of an enrollment, the common-password list of a new
+# password, passlib's bcrypt handler for a legacy hash. pydantic.v1 is not in the package
+# at all. (The bcrypt library itself loads at import: PyJWT imports cryptography's SSH
+# key support, which imports bcrypt when it is installed.)
+LOADED_ON_FIRST_USE = {"segno", "zxcvbn", "passlib.handlers.bcrypt", "pydantic.v1"}
+# Shipped by dependencies but never imported by the function (functions/api/Makefile).
+PRUNED = ("dns", "pydantic/v1", "boto3", "pip", "setuptools", "bin")
+DOCS_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +86,19 @@ def test_package_size_and_contents(
     models = {path.name for path in (package / "botocore" / "data").iterdir() if path.is_dir()}
     assert models == {"dynamodb", "ssm", "sts"}
     assert (package / "botocore" / "data" / "endpoints.json").is_file()
-    for pruned in ("boto3", "pip", "setuptools", "bin"):
+    # SSM's model holds the one operation the function calls (infra.prune_api_model);
+    # test_login_against_dynamodb_and_ssm makes that call from the package.
+    [ssm_model] = (package / "botocore" / "data" / "ssm").glob("*/service-2.json.gz")
+    assert set(json.loads(gzip.decompress(ssm_model.read_bytes()))["operations"]) == {
+        "GetParameters"
+    }
+    for pruned in PRUNED:
         assert not (package / pruned).exists(), pruned
+    # Of zxcvbn, only the password list (imported as a namespace package).
+    assert {path.name for path in (package / "zxcvbn").glob("*.py")} == {"frequency_lists.py"}
+    assert {path.name for path in (package / "fastapi_offline" / "static").iterdir()} == set(
+        DOCS_ASSETS
+    )
     uncompiled = [
         str(source.relative_to(package))
         for source in package.rglob("*.py")
@@ -92,6 +116,41 @@ def test_health_without_aws(runtime_python: Path, package: Path, home: Path) -> 
     assert json.loads(response["body"]) == {"status": "ok"}
     assert run.report["outside"] == []
     assert _top_level(run.report["modules"]) >= RUNTIME_PACKAGES
+    assert not _loaded(run.report["modules"], LOADED_ON_FIRST_USE)
+
+
+def _loaded(modules: list[str], names: set[str]) -> set[str]:
+    return {name for name in modules for prefix in names if f"{name}.".startswith(f"{prefix}.")}
+
+
+def test_docs_and_their_assets_from_the_package(
+    runtime_python: Path, package: Path, home: Path
+) -> None:
+    """Swagger UI and ReDoc with the assets that remain after pruning."""
+    paths = ["/docs", "/redoc", *(f"/docs-assets/{name}" for name in DOCS_ASSETS)]
+    events = [request("GET", path) for path in paths]
+    run = run_isolated(runtime_python, package, "handler", lambda_environment(None, home), events)
+    statuses = [response["status"] for response in run.report["responses"]]
+    assert dict(zip(paths, statuses, strict=True)) == dict.fromkeys(paths, 200)
+
+
+def test_common_password_list_from_the_package(runtime_python: Path, package: Path) -> None:
+    """The password policy's list loads from zxcvbn's pruned remains alone."""
+    check = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from authapi.security.password_policy import common_passwords;"
+        "entries = common_passwords();"
+        "print(len(entries), 'password' in entries, 'zxcvbn.matching' in sys.modules)"
+    )
+    done = subprocess.run(
+        [str(runtime_python), "-I", "-S", "-B", "-c", check, str(package)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    count, has_password, matching_loaded = done.stdout.split()
+    assert int(count) >= MIN_COMMON_PASSWORDS
+    assert (has_password, matching_loaded) == ("True", "False")
 
 
 def test_login_against_dynamodb_and_ssm(
@@ -116,3 +175,4 @@ def test_login_against_dynamodb_and_ssm(
     assert json.loads(right["body"])["mfa_token"]
     assert run.report["outside"] == []
     assert _top_level(run.report["modules"]) >= RUNTIME_PACKAGES | LOGIN_PACKAGES
+    assert not _loaded(run.report["modules"], LOADED_ON_FIRST_USE)

@@ -135,7 +135,7 @@ credentials = bodies(
     {"username": KNOWN_USERNAMES, "password": valid_passwords},
     {"username": st.one_of(usernames, KNOWN_USERNAMES), "password": passwords},
 )
-# Longer than passlib hashes (4096 bytes raise PasswordSizeError) yet under the body
+# Longer than any password is checked (passwords.MAX_CHECKED_CHARS) yet under the body
 # limit once form-encoded (each character at most 3 bytes as %XX): a failed login, not a 500.
 # Built by repetition: Hypothesis cannot draw thousands of characters one by one.
 oversized_passwords = st.builds(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import time
+from typing import Any
 
+import argon2
 import bcrypt
 import jwt
 import pyotp
@@ -51,6 +53,30 @@ class TestPasswords:
 
     def test_unrecognised_hash_is_a_mismatch(self) -> None:
         assert passwords.verify_password("anything", "not-a-hash") == (False, None)
+
+    @pytest.mark.parametrize(
+        "stored",
+        [
+            "$2b$12$tooshort",
+            "$2b$03$" + "a" * 53,  # cost below bcrypt's minimum
+            "$2z$12$" + "a" * 53,  # no such variant
+            "$argon2id$v=19$m=19456,t=2",
+        ],
+    )
+    def test_malformed_hash_is_no_scheme_and_a_mismatch(self, stored: str) -> None:
+        assert passwords.scheme_of(stored) is None
+        assert passwords.verify_password("anything", stored) == (False, None)
+
+    def test_other_argon2_parameters_verify_and_are_upgraded(self) -> None:
+        older = argon2.PasswordHasher(
+            time_cost=1, memory_cost=1024, parallelism=1, type=argon2.Type.I
+        )
+        stored = older.hash("an older hash's password")
+        assert passwords.scheme_of(stored) == "argon2"
+        matches, upgraded = passwords.verify_password("an older hash's password", stored)
+        assert matches
+        assert upgraded is not None
+        assert upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
 class TestTotp:
@@ -204,6 +230,47 @@ class TestTokens:
         clock.advance(61)
         with pytest.raises(NotAuthenticated):
             ISSUER.decode(TokenKind.ACCESS, token)
+
+    @pytest.mark.parametrize(
+        "mangle",
+        [
+            lambda token: token + ".extra",  # four segments
+            lambda token: token.rsplit(".", 1)[0],  # two
+            lambda token: token.replace(".", ".é", 1),  # not base64url
+            lambda token: token.replace(".", ".=", 1),  # padding is not base64url here
+            lambda token: token[:-1],  # a signature one character short
+            lambda token: "bm90IGpzb24" + token[token.index(".") :],  # header "not json"
+            lambda token: "WzFd" + token[token.index(".") :],  # header [1]
+        ],
+    )
+    def test_malformed_token_is_refused(self, clock: Clock, mangle: Any) -> None:
+        with pytest.raises(NotAuthenticated):
+            ISSUER.decode(TokenKind.ACCESS, mangle(ISSUER.issue(TokenKind.ACCESS, "u", 60, {})))
+
+    @pytest.mark.parametrize(
+        ("headers", "dropped"),
+        [
+            ({"crit": ["exp"]}, None),  # RFC 7515 §4.1.11: no extension is understood
+            ({}, "jti"),
+            ({}, "aud"),
+            ({}, "iss"),
+        ],
+    )
+    def test_signed_but_incomplete_token_is_refused(
+        self, clock: Clock, headers: dict[str, Any], dropped: str | None
+    ) -> None:
+        claims = jwt.decode(
+            ISSUER.issue(TokenKind.ACCESS, "u", 60, {}), options={"verify_signature": False}
+        )
+        claims.pop(dropped or "", None)
+        forged = jwt.encode(
+            claims,
+            KEYS.private_key,
+            algorithm="EdDSA",
+            headers={"typ": "at+jwt", "kid": KEYS.kid, **headers},
+        )
+        with pytest.raises(NotAuthenticated):
+            ISSUER.decode(TokenKind.ACCESS, forged)
 
 
 class TestSeedEncryption:

@@ -66,11 +66,17 @@ async def get_cursor_key(totp_keys: TotpSecretKeysDep) -> bytes:
 CursorKeyDep = Annotated[bytes, Depends(get_cursor_key)]
 
 
-async def get_auth_service(
-    settings: SettingsDep, signing: SigningKeysDep, totp_keys: TotpSecretKeysDep
-) -> AuthService:
-    issuer = TokenIssuer(keys=signing, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-    return AuthService(settings, issuer, totp_keys)
+async def get_auth_service(request: Request) -> AuthService:
+    # Its inputs are read here rather than declared as sub-dependencies: FastAPI solves
+    # the dependency tree anew on every request, and these three nodes cost more to
+    # solve than to read (the settings and the key sets are the container's cache).
+    settings: Settings = request.app.state.settings
+    issuer = TokenIssuer(
+        keys=keys.load_signing_keys(settings),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    return AuthService(settings, issuer, keys.load_totp_secret_keys(settings))
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]

@@ -63,10 +63,41 @@ def error_response(
 # route, so the OpenAPI document lists every answer a client can get.
 _ALWAYS = (413, 422)
 
+# The bodies that `documented` entries refer to; `install` puts them in the document.
+_DOCUMENTED_BODIES: dict[str, type[BaseModel]] = {}
+_SCHEMAS_REF = "#/components/schemas/"
+
+
+def documented(body: type[BaseModel]) -> dict[str, Any]:
+    """A `responses=` entry whose JSON body is `body`, by reference. Not FastAPI's
+    `{"model": body}`: for that, FastAPI builds a serializer per route and status code
+    (over a hundred here) when the route is declared, i.e. at import on every cold
+    start, for nothing but the OpenAPI document."""
+    _DOCUMENTED_BODIES[body.__name__] = body
+    return {"content": {"application/json": {"schema": {"$ref": _SCHEMAS_REF + body.__name__}}}}
+
 
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries documenting the contract's error body."""
-    return {code: {"model": ErrorOut} for code in sorted({*status_codes, *_ALWAYS})}
+    return {code: documented(ErrorOut) for code in sorted({*status_codes, *_ALWAYS})}
+
+
+def _add_documented_bodies(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        spec = generate()  # cached by FastAPI: the schemas are added once
+        schemas: dict[str, Any] = spec.setdefault("components", {}).setdefault("schemas", {})
+        missing = {name: body for name, body in _DOCUMENTED_BODIES.items() if name not in schemas}
+        if missing:
+            for name, body in missing.items():
+                schemas[name] = body.model_json_schema(
+                    ref_template=_SCHEMAS_REF + "{model}", mode="serialization"
+                )
+            spec["components"]["schemas"] = dict(sorted(schemas.items()))  # FastAPI's order
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _headers_for(exc: errors.DomainError, status_code: int) -> dict[str, str] | None:
@@ -131,6 +162,7 @@ async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
+    _add_documented_bodies(app)
     app.add_exception_handler(errors.DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

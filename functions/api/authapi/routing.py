@@ -26,15 +26,9 @@ class _MethodNotAllowed:
 
 
 def install(router: Router) -> None:
-    """Call once the router's routes are registered, before it is included anywhere.
-    Groups the routes of each path together (at the place of the path's first route)
-    and closes each group with a route that takes any other method and answers 405 with
-    all of the path's methods. Routers are module-level, so a second call (another app
-    in the same process) finds the work done."""
-    if any(
-        isinstance(getattr(route, "endpoint", None), _MethodNotAllowed) for route in router.routes
-    ):
-        return
+    """Call once, when all of the app's routes are registered. Groups the routes of each
+    path together (at the place of the path's first route) and closes each group with a
+    route that takes any other method and answers 405 with all of the path's methods."""
     groups: dict[str, list[Route]] = {}
     order: list[BaseRoute | str] = []
     for route in router.routes:

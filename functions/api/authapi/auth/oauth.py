@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from authapi import http_errors
 from authapi.auth.schemas import OAuthErrorOut, TokenRequest
 from authapi.auth.service import AuthService
 from authapi.auth.sessions import TokenPair
@@ -120,9 +121,9 @@ def oauth_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` of an OAuth route: §5.2 bodies, except the 413 that the body
     limit answers before any route runs."""
     documented: dict[int | str, dict[str, Any]] = {
-        code: {"model": OAuthErrorOut} for code in sorted({400, 503, *status_codes})
+        code: http_errors.documented(OAuthErrorOut) for code in sorted({400, 503, *status_codes})
     }
-    documented[413] = {"model": ErrorOut}
+    documented[413] = http_errors.documented(ErrorOut)
     return documented
 
 

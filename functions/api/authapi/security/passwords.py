@@ -3,13 +3,20 @@
 argon2id with OWASP's minimum parameters (19 MiB, 2 iterations, parallelism 1) hashes
 every new password. bcrypt is accepted only to verify legacy hashes (e.g. users
 imported from the tutorial) and is replaced by argon2id at the next successful login.
+
+passlib's scheme handlers are used one by one rather than through a `CryptContext`:
+the context's import and set-up cost a cold start ~25 ms for two schemes, and bcrypt's
+handler loads only when a legacy hash is seen, so a cold start never imports it.
 """
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
+from typing import Any
 
-from passlib.context import CryptContext
+from passlib.exc import PasslibHashWarning
+from passlib.handlers.argon2 import argon2
 
 _BCRYPT_MAX_BYTES = 72
 # Longer than any password this service accepts (the policy allows 256 characters; the
@@ -17,30 +24,44 @@ _BCRYPT_MAX_BYTES = 72
 # PasswordSizeError): longer input is a failed check, never an exception, on every path.
 MAX_CHECKED_CHARS = 1024
 
-_context = CryptContext(
-    schemes=["argon2", "bcrypt"],
-    deprecated=["bcrypt"],
-    argon2__type="ID",
-    argon2__memory_cost=19 * 1024,
-    argon2__rounds=2,
-    argon2__parallelism=1,
-)
+_argon2id = argon2.using(type="ID", memory_cost=19 * 1024, rounds=2, parallelism=1)
+
+
+def _bcrypt() -> Any:
+    # Imported here: only users imported from the tutorial still have a bcrypt hash.
+    from passlib.handlers.bcrypt import bcrypt
+
+    return bcrypt
+
+
+def _handler(scheme: str) -> Any:
+    return _argon2id if scheme == "argon2" else _bcrypt()
 
 
 def hash_password(password: str) -> str:
-    return str(_context.hash(password))
+    return str(_argon2id.hash(password))
 
 
 def scheme_of(stored_hash: str) -> str | None:
     """The scheme of a stored hash ("argon2", "bcrypt"), or None if it is not one we verify."""
-    scheme = _context.identify(stored_hash)
-    if scheme is None:
+    if stored_hash.startswith("$argon2"):
+        scheme = "argon2"
+    elif stored_hash.startswith("$2"):
+        scheme = "bcrypt"
+    else:
         return None
-    try:
-        _context.handler(scheme).from_string(stored_hash)  # well-formed, not just prefixed
-    except ValueError:
+    handler = _handler(scheme)
+    if not handler.identify(stored_hash):
         return None
-    return str(scheme)
+    with warnings.catch_warnings():
+        # passlib warns, and repairs, where a hash is out of its scheme's range (a bcrypt
+        # cost below 4): such a hash was not made by a library we accept.
+        warnings.simplefilter("error", PasslibHashWarning)
+        try:
+            handler.from_string(stored_hash)  # well-formed, not just prefixed
+        except (ValueError, PasslibHashWarning):
+            return None
+    return scheme
 
 
 def verify_password(password: str, stored_hash: str) -> tuple[bool, str | None]:
@@ -61,9 +82,10 @@ def verify_password(password: str, stored_hash: str) -> tuple[bool, str | None]:
         # bcrypt only ever hashed the first 72 bytes (older libraries truncated silently;
         # bcrypt 5 raises instead). Verify exactly what was hashed, never raise.
         secret = encoded[:_BCRYPT_MAX_BYTES]
-    if not _context.verify(secret, stored_hash):
+    handler = _handler(scheme)
+    if not handler.verify(secret, stored_hash):
         return False, None
-    if _context.needs_update(stored_hash):
+    if scheme == "bcrypt" or _argon2id.needs_update(stored_hash):
         # Hash the full password, not the truncated bytes bcrypt saw.
         return True, hash_password(password)
     return True, None
@@ -82,7 +104,7 @@ PRECOMPUTED_DUMMY_HASH = (
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
-    if not _context.needs_update(PRECOMPUTED_DUMMY_HASH):
+    if not _argon2id.needs_update(PRECOMPUTED_DUMMY_HASH):
         return PRECOMPUTED_DUMMY_HASH
     return hash_password("dummy password used only to spend time")
 
@@ -98,4 +120,4 @@ def burn_verification_time(password: str) -> None:
     Without this an unknown username answers many times faster than a wrong password,
     which reveals which accounts exist (OWASP Authentication Cheat Sheet, ASVS 5.0 6.3.8).
     """
-    _context.verify(password[:MAX_CHECKED_CHARS], _dummy_hash())
+    _argon2id.verify(password[:MAX_CHECKED_CHARS], _dummy_hash())

@@ -8,7 +8,6 @@ import hmac
 import io
 
 import pyotp
-import segno
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -33,6 +32,10 @@ QR_MODULE_PIXELS = 4
 def qr_svg(uri: str) -> str:
     """A standalone SVG document (namespace, viewBox, size): it opens as a file, and
     an <img> can show it as a data: URL, where an SVG never runs script."""
+    # Imported here: only enrollment draws a QR code, and a cold start serving anything
+    # else would pay for segno's import.
+    import segno
+
     code = segno.make(uri, error="m")
     out = io.BytesIO()
     code.save(

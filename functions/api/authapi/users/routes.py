@@ -30,7 +30,8 @@ from authapi.users.schemas import (
 )
 
 router = APIRouter(tags=["users"])
-
+# Defined before the first route that names it: FastAPI resolves a route's annotations
+# when the route is declared.
 UserId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
