@@ -66,29 +66,28 @@ async def get_cursor_key(totp_keys: TotpSecretKeysDep) -> bytes:
 CursorKeyDep = Annotated[bytes, Depends(get_cursor_key)]
 
 
-async def get_auth_service(request: Request) -> AuthService:
-    # Its inputs are read here rather than declared as sub-dependencies: FastAPI solves
-    # the dependency tree anew on every request, and these three nodes cost more to
-    # solve than to read (the settings and the key sets are the container's cache).
+def _sign_in_inputs(request: Request) -> tuple[Settings, TokenIssuer, TotpSecretKeys]:
+    # Read here rather than declared as sub-dependencies: FastAPI solves the dependency
+    # tree anew on every request, and these three nodes cost more to solve than to read
+    # (the settings and the key sets are the container's cache).
     settings: Settings = request.app.state.settings
     issuer = TokenIssuer(
         keys=keys.load_signing_keys(settings),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
-    return AuthService(settings, issuer, keys.load_totp_secret_keys(settings))
+    return settings, issuer, keys.load_totp_secret_keys(settings)
+
+
+async def get_auth_service(request: Request) -> AuthService:
+    return AuthService(*_sign_in_inputs(request))
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 
-async def get_passkey_service(
-    settings: SettingsDep,
-    signing: SigningKeysDep,
-    totp_keys: TotpSecretKeysDep,
-    request: Request,
-) -> PasskeyService:
-    issuer = TokenIssuer(keys=signing, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+async def get_passkey_service(request: Request) -> PasskeyService:
+    settings, issuer, totp_keys = _sign_in_inputs(request)
     url = request.url  # behind API Gateway: https and its domain (Mangum's scope)
     rp = relying_party(settings, url.hostname or "", f"{url.scheme}://{url.netloc}")
     return PasskeyService(settings, issuer, totp_keys, rp)

@@ -120,4 +120,8 @@ def burn_verification_time(password: str) -> None:
     Without this an unknown username answers many times faster than a wrong password,
     which reveals which accounts exist (OWASP Authentication Cheat Sheet, ASVS 5.0 6.3.8).
     """
-    _argon2id.verify(password[:MAX_CHECKED_CHARS], _dummy_hash())
+    # The dummy hash first: passlib loads argon2's backend on first use and then replaces
+    # the handler's methods, so a `verify` looked up before that load (as the argument
+    # order of one expression would) is a stale stub that raises in a fresh process.
+    dummy = _dummy_hash()
+    _argon2id.verify(password[:MAX_CHECKED_CHARS], dummy)
