@@ -11,8 +11,6 @@ and cbor2) costs the cold start of every other route nothing.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import secrets
 from typing import Any, NamedTuple, NoReturn
@@ -26,6 +24,7 @@ from authapi.auth.sessions import AuthenticatedRequest, TokenPair
 from authapi.core import clock
 from authapi.core.config import Settings
 from authapi.core.errors import InvalidCredentials, PolicyViolation, TooManyAttempts
+from authapi.passkeys import browser_json
 from authapi.passkeys import repository as passkeys
 from authapi.passkeys.repository import ChallengeOwner, Credential, Passkey, PasskeyUse
 from authapi.security import digests
@@ -39,7 +38,6 @@ from authapi.users.domain import User
 # allows no more.
 CHALLENGE_SECONDS = 300
 _CHALLENGE_BYTES = 32
-_KNOWN_TRANSPORTS = frozenset({"ble", "cable", "hybrid", "internal", "nfc", "smart-card", "usb"})
 
 
 class RelyingParty(NamedTuple):
@@ -56,53 +54,6 @@ def relying_party(settings: Settings, hostname: str, origin: str) -> RelyingPart
         origins=settings.webauthn_origins or (origin,),
         name=settings.totp_issuer,
     )
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def passkey_id(raw_credential_id: bytes) -> str:
-    """A passkey's id in URLs and keys: credential ids run to 1023 bytes, over
-    DynamoDB's sort key limit, so the id is their SHA-256."""
-    return hashlib.sha256(raw_credential_id).hexdigest()
-
-
-def _client_challenge(credential: dict[str, Any]) -> str | None:
-    """The challenge the browser signed, from the client data (JSON, not CBOR)."""
-    from webauthn.helpers import base64url_to_bytes, parse_client_data_json
-
-    try:
-        client_data = credential["response"]["clientDataJSON"]
-        return _b64url(parse_client_data_json(base64url_to_bytes(client_data)).challenge)
-    except Exception:  # any malformed input is simply no challenge
-        return None
-
-
-def _response_field(credential: dict[str, Any], name: str) -> Any:
-    """A field of the credential's `response`, None however malformed the body is."""
-    response = credential.get("response")
-    return response.get(name) if isinstance(response, dict) else None
-
-
-def _transports(credential: dict[str, Any]) -> tuple[str, ...]:
-    """The transports the browser reported, the known ones only (for allowCredentials)."""
-    reported = _response_field(credential, "transports")
-    if not isinstance(reported, list):
-        return ()
-    return tuple(sorted({t for t in reported if isinstance(t, str)} & _KNOWN_TRANSPORTS))
-
-
-def _raw_id(credential: dict[str, Any]) -> bytes | None:
-    raw_id = credential.get("rawId")
-    try:
-        return _unb64url(raw_id) if isinstance(raw_id, str) and raw_id else None
-    except ValueError:  # binascii.Error included
-        return None
 
 
 def _mfa_challenge_owner(session: MfaSession) -> ChallengeOwner:
@@ -136,7 +87,7 @@ class PasskeyService(AuthService):
 
     def _new_challenge(self, owner: ChallengeOwner) -> bytes:
         raw = secrets.token_bytes(_CHALLENGE_BYTES)
-        value = _b64url(raw)
+        value = browser_json.b64url(raw)
         passkeys.save_challenge(
             digests.digest(value), value, owner, int(clock.now()) + CHALLENGE_SECONDS
         )
@@ -194,7 +145,7 @@ class PasskeyService(AuthService):
         from webauthn import verify_registration_response
 
         user = request.user
-        challenge = _client_challenge(credential)
+        challenge = browser_json.client_challenge(credential)
         if challenge is None or not passkeys.consume_challenge(
             digests.digest(challenge), ChallengeOwner("register", user_id=user.id)
         ):
@@ -202,7 +153,7 @@ class PasskeyService(AuthService):
         try:
             verified = verify_registration_response(
                 credential=credential,
-                expected_challenge=_unb64url(challenge),
+                expected_challenge=browser_json.unb64url(challenge),
                 expected_rp_id=self._rp.id,
                 expected_origin=list(self._rp.origins),
                 require_user_verification=True,
@@ -214,11 +165,11 @@ class PasskeyService(AuthService):
             user.id,
             user.token_version,
             passkeys.NewPasskey(
-                id=passkey_id(verified.credential_id),
-                credential_id=_b64url(verified.credential_id),
+                id=browser_json.passkey_id(verified.credential_id),
+                credential_id=browser_json.b64url(verified.credential_id),
                 name=name or "Passkey",
                 aaguid=verified.aaguid,
-                transports=_transports(credential),
+                transports=browser_json.transports(credential),
                 public_key=verified.credential_public_key,
                 sign_count=verified.sign_count,
             ),
@@ -254,18 +205,18 @@ class PasskeyService(AuthService):
         from webauthn import verify_authentication_response
 
         user_id = credential.user_id
-        client_challenge = _client_challenge(credential_json)
+        client_challenge = browser_json.client_challenge(credential_json)
         if client_challenge is None or not passkeys.consume_challenge(
             digests.digest(client_challenge), owner
         ):
             self._refuse(user_id, flow, "challenge")
-        handle = _response_field(credential_json, "userHandle")
-        if handle and handle != _b64url(user_id.encode("ascii")):
+        handle = browser_json.response_field(credential_json, "userHandle")
+        if handle and handle != browser_json.b64url(user_id.encode("ascii")):
             self._refuse(user_id, flow, "user_handle")
         try:
             verified = verify_authentication_response(
                 credential=credential_json,
-                expected_challenge=_unb64url(client_challenge),
+                expected_challenge=browser_json.unb64url(client_challenge),
                 expected_rp_id=self._rp.id,
                 expected_origin=list(self._rp.origins),
                 credential_public_key=credential.public_key,
@@ -316,8 +267,10 @@ class PasskeyService(AuthService):
         session = self._user_for_mfa_token(mfa_token, "totp")
         user = session.user
         with counted(self._reserve_code_attempt(session), success_refills=True):
-            raw_id = _raw_id(credential_json)
-            credential = None if raw_id is None else passkeys.get_credential(passkey_id(raw_id))
+            raw_id = browser_json.raw_id(credential_json)
+            credential = (
+                None if raw_id is None else passkeys.get_credential(browser_json.passkey_id(raw_id))
+            )
             if credential is None or credential.user_id != user.id:
                 self._refuse(user.id, "passkey", "unknown_credential")
             use = self._check_assertion(
@@ -353,8 +306,10 @@ class PasskeyService(AuthService):
         names its account. An unknown credential names none, so there is no budget to
         count it in; it cannot succeed anyway, and every try spends a challenge."""
         flow = "passwordless_passkey"
-        raw_id = _raw_id(credential_json)
-        credential = None if raw_id is None else passkeys.get_credential(passkey_id(raw_id))
+        raw_id = browser_json.raw_id(credential_json)
+        credential = (
+            None if raw_id is None else passkeys.get_credential(browser_json.passkey_id(raw_id))
+        )
         if credential is None:
             self._refuse(None, flow, "unknown_credential")
         user = users.get_user(credential.user_id)
