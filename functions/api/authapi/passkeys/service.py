@@ -56,6 +56,12 @@ def relying_party(settings: Settings, hostname: str, origin: str) -> RelyingPart
     )
 
 
+def _presented_credential(credential_json: dict[str, Any]) -> Credential | None:
+    """The registered credential the browser's answer names, if any."""
+    raw_id = browser_json.raw_id(credential_json)
+    return None if raw_id is None else passkeys.get_credential(browser_json.passkey_id(raw_id))
+
+
 def _mfa_challenge_owner(session: MfaSession) -> ChallengeOwner:
     """A second-factor challenge works for its user with the mfa_token it was asked with."""
     return ChallengeOwner("mfa", session.user.id, digests.digest(session.spend.token_id))
@@ -267,10 +273,7 @@ class PasskeyService(AuthService):
         session = self._user_for_mfa_token(mfa_token, "totp")
         user = session.user
         with counted(self._reserve_code_attempt(session), success_refills=True):
-            raw_id = browser_json.raw_id(credential_json)
-            credential = (
-                None if raw_id is None else passkeys.get_credential(browser_json.passkey_id(raw_id))
-            )
+            credential = _presented_credential(credential_json)
             if credential is None or credential.user_id != user.id:
                 self._refuse(user.id, "passkey", "unknown_credential")
             use = self._check_assertion(
@@ -306,10 +309,7 @@ class PasskeyService(AuthService):
         names its account. An unknown credential names none, so there is no budget to
         count it in; it cannot succeed anyway, and every try spends a challenge."""
         flow = "passwordless_passkey"
-        raw_id = browser_json.raw_id(credential_json)
-        credential = (
-            None if raw_id is None else passkeys.get_credential(browser_json.passkey_id(raw_id))
-        )
+        credential = _presented_credential(credential_json)
         if credential is None:
             self._refuse(None, flow, "unknown_credential")
         user = users.get_user(credential.user_id)
