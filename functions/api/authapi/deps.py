@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from authapi.auth.service import AuthService
@@ -64,6 +64,17 @@ async def get_cursor_key(totp_keys: TotpSecretKeysDep) -> bytes:
 
 
 CursorKeyDep = Annotated[bytes, Depends(get_cursor_key)]
+
+# A listing's page: every paged route takes the same two query parameters.
+PageLimit = Annotated[int, Query(ge=1, le=100)]
+PageCursor = Annotated[
+    str | None,
+    Query(
+        max_length=2048,
+        description="The `next_cursor` of the previous page. Anything this server did "
+        "not issue for this listing is answered 422 VALIDATION_ERROR.",
+    ),
+]
 
 
 def _sign_in_inputs(request: Request) -> tuple[Settings, TokenIssuer, TotpSecretKeys]:

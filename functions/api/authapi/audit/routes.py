@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from authapi.audit import service
 from authapi.audit.schemas import AuditEventOut, AuditEventPage
-from authapi.deps import CurrentAdmin, CursorKeyDep
+from authapi.deps import CurrentAdmin, CursorKeyDep, PageCursor, PageLimit
 from authapi.http_errors import error_responses
 
 router = APIRouter(tags=["audit"])
@@ -24,15 +24,8 @@ def list_audit_events(
     _: CurrentAdmin,
     cursor_key: CursorKeyDep,
     user_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=2048,
-            description="The `next_cursor` of the previous page. Anything this server did "
-            "not issue for this listing is answered 422 VALIDATION_ERROR.",
-        ),
-    ] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> AuditEventPage:
     events, next_cursor = service.list_events(
         user_id=user_id, limit=limit, cursor=cursor, cursor_key=cursor_key

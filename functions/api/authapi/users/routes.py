@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from authapi.auth.schemas import TokensOut
 from authapi.deps import (
@@ -13,6 +13,8 @@ from authapi.deps import (
     CurrentAdmin,
     CurrentUser,
     CursorKeyDep,
+    PageCursor,
+    PageLimit,
     SettingsDep,
 )
 from authapi.http_errors import error_responses
@@ -109,15 +111,8 @@ def create_user(
 def list_users(
     _: CurrentAdmin,
     cursor_key: CursorKeyDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=2048,
-            description="The `next_cursor` of the previous page. Anything this server did "
-            "not issue for this listing is answered 422 VALIDATION_ERROR.",
-        ),
-    ] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     role: Role | None = None,
     disabled: bool | None = None,
 ) -> UserPage:
