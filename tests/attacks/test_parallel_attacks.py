@@ -399,13 +399,8 @@ def test_parallel_creates_of_one_username_create_one_user(service: Service) -> N
     assert len(emails) == 1
 
 
-def test_asvs_6_6_one_passkey_challenge_answered_10_times_at_once_opens_one_session(
-    service: Service,
-) -> None:
-    """Passwordless sign-in (NIST SP 800-63B 5.2.8, replay resistance): one valid
-    assertion, sent 10 times at once, opens exactly one session. The challenge is spent
-    by one conditional write before any signature is checked, so the other nine find it
-    spent; afterwards the same assertion signs in nothing."""
+def _passkey_registration(service: Service) -> tuple[Any, dict[str, str], str, Any, Any]:
+    """A signed-in user and a registration answer of a new passkey, not yet sent."""
     person = service.enrolled_user()
     wait_for_step_margin()
     mfa_token = service.login(person.username)["mfa_token"]
@@ -419,7 +414,36 @@ def test_asvs_6_6_one_passkey_challenge_answered_10_times_at_once_opens_one_sess
             "/users/me/passkeys/options", headers=headers, json={"password": USER_PASSWORD}
         )
     )["publicKey"]
-    credential = authenticator.create(creation, origin=origin)
+    return person, headers, origin, authenticator, authenticator.create(creation, origin=origin)
+
+
+def test_asvs_6_6_one_passkey_registration_sent_10_times_at_once_registers_once(
+    service: Service,
+) -> None:
+    """Registration (WebAuthn L3 7.1, a challenge works once; a credential registers
+    once): one registration answer sent 10 times at once stores exactly one passkey."""
+    _, headers, _, _, credential = _passkey_registration(service)
+    found = burst(
+        service.base_url,
+        10,
+        lambda http, _: http.post(
+            "/users/me/passkeys", headers=headers, json={"credential": credential}
+        ),
+    )
+    assert found.count(201) == 1, found.statuses()
+    assert {status for status, _ in found.statuses()} <= {201, 409, 422}, found.statuses()
+    listed = ok(service.http.get("/users/me/passkeys", headers=headers))["items"]
+    assert len(listed) == 1, listed
+
+
+def test_asvs_6_6_one_passkey_challenge_answered_10_times_at_once_opens_one_session(
+    service: Service,
+) -> None:
+    """Passwordless sign-in (NIST SP 800-63B 5.2.8, replay resistance): one valid
+    assertion, sent 10 times at once, opens exactly one session. The challenge is spent
+    by one conditional write before any signature is checked, so the other nine find it
+    spent; afterwards the same assertion signs in nothing."""
+    person, headers, origin, authenticator, credential = _passkey_registration(service)
     ok(
         service.http.post("/users/me/passkeys", headers=headers, json={"credential": credential}),
         201,
