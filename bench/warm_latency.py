@@ -560,13 +560,15 @@ def _attribute(entries: dict[Any, Any]) -> Counter[str]:
 def _profile(handler: Any, event: Callable[[], dict[str, Any]], floor_handler: Any) -> Profile:
     """cProfile (CPU time of each thread) over PROFILED_REQUESTS `GET /users/me`, around
     the handler call only: one profiler on the event-loop thread, one inside every
-    thread-pool job, that one paused during SDK calls. Time the loop thread spends
-    waiting in epoll for the pool is left out. Also counts the thread-pool jobs of
+    thread-pool job, each paused during SDK calls (which run on the loop thread when the
+    app makes them in place, `deps.run_blocking`). Time the loop thread spends waiting
+    in epoll for the pool is left out. Also counts the thread-pool jobs of
     `GET /users/me` and of the floor."""
     loop_profiler = cProfile.Profile(time.thread_time)
     pool_profiler = cProfile.Profile(time.thread_time)
     hops = 0
     in_job = threading.local()
+    loop_profiled = False
     original_run_sync = anyio.to_thread.run_sync
 
     async def run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -586,13 +588,17 @@ def _profile(handler: Any, event: Callable[[], dict[str, Any]], floor_handler: A
 
     def unprofiled(original: Callable[..., Any]) -> Callable[..., Any]:
         def call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-            if not getattr(in_job, "active", False):
+            if getattr(in_job, "active", False):
+                profiler = pool_profiler
+            elif loop_profiled:
+                profiler = loop_profiler
+            else:
                 return original(client, operation_name, api_params)
-            pool_profiler.disable()
+            profiler.disable()
             try:
                 return original(client, operation_name, api_params)
             finally:
-                pool_profiler.enable()
+                profiler.enable()
 
         return call
 
@@ -611,9 +617,11 @@ def _profile(handler: Any, event: Callable[[], dict[str, Any]], floor_handler: A
             hops = 0
             for me_event in events:
                 context = LambdaContext()
+                loop_profiled = True
                 loop_profiler.enable()
                 result = handler(me_event, context)
                 loop_profiler.disable()
+                loop_profiled = False
                 checked(result)
     finally:
         setattr(anyio.to_thread, "run_sync", original_run_sync)  # noqa: B010

@@ -20,6 +20,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from authapi.core import db
 from authapi.core.config import Settings
@@ -36,7 +37,7 @@ from bench.cold_start import (
 from bench.lambda_events import request
 from bench.report import mib
 from tests.build.support import build_package
-from tests.support import PASSWORD
+from tests.support import PASSWORD, Clock, Directory
 
 pytestmark = pytest.mark.build
 
@@ -53,7 +54,15 @@ LOGIN_PACKAGES = {"argon2", "_argon2_cffi_bindings", "pyotp"}
 # key support, which imports bcrypt when it is installed.)
 LOADED_ON_FIRST_USE = {"segno", "zxcvbn", "passlib.handlers.bcrypt", "pydantic.v1"}
 # Shipped by dependencies but never imported by the function (functions/api/Makefile).
-PRUNED = ("dns", "pydantic/v1", "boto3", "pip", "setuptools", "bin")
+PRUNED = (
+    *("dns", "pydantic/v1", "boto3", "pip", "setuptools", "bin"),
+    "urllib3/contrib/pyopenssl.py",
+)
+# Shipped and needed, but not by a cold start: pyOpenSSL (webauthn's attestation
+# certificate chains), which botocore would load through urllib3's pruned bridge; and
+# anyio's worker threads, which a request served through Mangum never needs
+# (authapi.deps.run_blocking).
+NOT_LOADED_BY_A_COLD_START = {"OpenSSL", "urllib3.contrib.pyopenssl", "anyio._backends"}
 DOCS_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
 
 
@@ -175,4 +184,32 @@ def test_login_against_dynamodb_and_ssm(
     assert json.loads(right["body"])["mfa_token"]
     assert run.report["outside"] == []
     assert _top_level(run.report["modules"]) >= RUNTIME_PACKAGES | LOGIN_PACKAGES
+    assert not _loaded(run.report["modules"], LOADED_ON_FIRST_USE)
+
+
+def test_an_authenticated_read_loads_no_thread_pool_and_no_pyopenssl(
+    runtime_python: Path,
+    package: Path,
+    home: Path,
+    server_aws: str,
+    server_client: TestClient,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """A cold start's `GET /users/me` through the Lambda handler: the user is read in
+    place (no anyio worker thread, `deps.run_blocking`) and no AWS client loads pyOpenSSL
+    (its urllib3 bridge is pruned)."""
+    account = Directory(server_client, settings, clock).user()
+    run = run_isolated(
+        runtime_python,
+        package,
+        "handler",
+        lambda_environment(server_aws, home, stage="test"),
+        [request("GET", "/users/me", token=account.tokens["access_token"])],
+    )
+    [response] = run.report["responses"]
+    assert response["status"] == 200, response
+    assert json.loads(response["body"])["username"] == account.username
+    assert run.report["outside"] == []
+    assert not _loaded(run.report["modules"], NOT_LOADED_BY_A_COLD_START)
     assert not _loaded(run.report["modules"], LOADED_ON_FIRST_USE)

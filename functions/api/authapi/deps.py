@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
 
 from authapi.auth.service import AuthService
 from authapi.auth.sessions import AuthenticatedRequest
@@ -26,7 +28,26 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
 # Dependencies that do no I/O per request are `async def`: FastAPI runs a plain `def`
 # dependency in its thread pool, and each such hop costs more than the work itself here
 # (GET /users/me crossed into the pool 8 times, twice its own time's target; see
-# BENCHMARKS.md "Warm latency"). Those that call AWS stay `def`, off the event loop.
+# BENCHMARKS.md "Warm latency"). The one that calls AWS on every authenticated request
+# says itself where its blocking call runs (`run_blocking`).
+
+_Result = TypeVar("_Result")
+
+
+async def run_blocking(request: Request, call: Callable[..., _Result], *args: object) -> _Result:
+    """Make a call that blocks (on AWS), in the right place for how the app is served.
+
+    Through Mangum (Lambda, `sam local`), the event loop serves this request only: Mangum
+    runs each invocation to completion on it. A thread-pool hop would block nothing less
+    and costs more than the call's own work: anyio's worker threads belong to the task
+    that runs the invocation, so every invocation would start a new thread, and a cold
+    start would import anyio's thread machinery for nothing. So the call is made in place.
+    Served by uvicorn (the local run), the loop serves other requests meanwhile: the call
+    goes to the thread pool, as FastAPI does with a plain `def` dependency.
+    """
+    if "aws.event" in request.scope:  # set by Mangum for every invocation
+        return call(*args)
+    return await run_in_threadpool(call, *args)
 
 
 async def current_settings(request: Request) -> Settings:
@@ -107,12 +128,14 @@ async def get_passkey_service(request: Request) -> PasskeyService:
 PasskeyServiceDep = Annotated[PasskeyService, Depends(get_passkey_service)]
 
 
-def get_authenticated(  # reads the user from DynamoDB: in the thread pool
-    service: AuthServiceDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+async def get_authenticated(
+    request: Request,
+    service: AuthServiceDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> AuthenticatedRequest:
     if not token:
         raise NotAuthenticated()
-    authenticated = service.authenticate(token)
+    authenticated = await run_blocking(request, service.authenticate, token)  # reads the user
     request_context.current().actor_id = authenticated.user.id
     return authenticated
 

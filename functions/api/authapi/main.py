@@ -48,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.router.route_class = routing.DeferredAPIRoute  # the app's own routes, as the routers'
     http_errors.install(app)
     docs.install(app)
 

@@ -12,6 +12,8 @@ from importlib import resources
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
+from authapi.routing import DeferredAPIRoute
+
 ACCOUNT_PATH = "/account"
 ASSETS_PATH = f"{ACCOUNT_PATH}/assets"
 
@@ -30,7 +32,7 @@ ASSET_TYPES = {
     "account.css": "text/css; charset=utf-8",
 }
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=DeferredAPIRoute)
 
 
 @cache

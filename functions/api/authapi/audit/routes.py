@@ -10,8 +10,9 @@ from authapi.audit import service
 from authapi.audit.schemas import AuditEventOut, AuditEventPage
 from authapi.deps import CurrentAdmin, CursorKeyDep, PageCursor, PageLimit
 from authapi.http_errors import error_responses
+from authapi.routing import DeferredAPIRoute
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=DeferredAPIRoute)
 
 
 @router.get(

@@ -17,7 +17,6 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from authapi import http_errors
@@ -26,6 +25,7 @@ from authapi.auth.service import AuthService
 from authapi.auth.sessions import TokenPair
 from authapi.core import errors
 from authapi.http_errors import ErrorOut, validation_detail
+from authapi.routing import DeferredAPIRoute
 
 GRANT_TYPES = ("password", "refresh_token")
 
@@ -71,7 +71,7 @@ def _domain_error_response(exc: errors.DomainError) -> JSONResponse:
     return oauth_error_response(status_code, error, exc.code, exc.detail, headers)
 
 
-class OAuthRoute(APIRoute):
+class OAuthRoute(DeferredAPIRoute):
     """A route whose every answer is OAuth's: §5.2 error bodies (a malformed form
     included, which elsewhere is a 422) and RFC 6749 §5.1's no-cache headers."""
 

@@ -16,9 +16,10 @@ from authapi.auth.schemas import (
 )
 from authapi.deps import AuthServiceDep
 from authapi.http_errors import error_responses
+from authapi.routing import DeferredAPIRoute
 
 router = APIRouter(tags=["oauth2"], route_class=oauth.OAuthRoute)
-metadata_router = APIRouter(tags=["oauth2"])
+metadata_router = APIRouter(tags=["oauth2"], route_class=DeferredAPIRoute)
 
 
 @router.post(

@@ -20,8 +20,9 @@ from authapi.auth.schemas import (
 )
 from authapi.deps import Authenticated, AuthServiceDep, PasskeyServiceDep, SigningKeysDep
 from authapi.http_errors import error_responses
+from authapi.routing import DeferredAPIRoute
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=DeferredAPIRoute)
 
 
 @router.post(

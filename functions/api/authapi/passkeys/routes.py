@@ -23,8 +23,9 @@ from authapi.passkeys.schemas import (
     PasswordlessVerifyRequest,
     RegistrationOptionsRequest,
 )
+from authapi.routing import DeferredAPIRoute
 
-router = APIRouter(tags=["passkeys"])
+router = APIRouter(tags=["passkeys"], route_class=DeferredAPIRoute)
 
 PasskeyId = Annotated[str, Path(min_length=1, max_length=128)]
 UserId = Annotated[str, Path(min_length=1, max_length=64)]

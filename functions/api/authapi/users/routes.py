@@ -18,6 +18,7 @@ from authapi.deps import (
     SettingsDep,
 )
 from authapi.http_errors import error_responses
+from authapi.routing import DeferredAPIRoute
 from authapi.users import service
 from authapi.users.domain import Role
 from authapi.users.schemas import (
@@ -31,7 +32,7 @@ from authapi.users.schemas import (
     UserPage,
 )
 
-router = APIRouter(tags=["users"])
+router = APIRouter(tags=["users"], route_class=DeferredAPIRoute)
 # Defined before the first route that names it: FastAPI resolves a route's annotations
 # when the route is declared.
 UserId = Annotated[str, Path(min_length=1, max_length=64)]

@@ -1,0 +1,134 @@
+"""How routes are built and where blocking calls run (authapi/routing.py, authapi/deps.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from starlette.requests import Request
+
+from authapi.deps import run_blocking
+from authapi.routing import DeferredAPIRoute
+
+# A fresh process: the routers' routes are module-level objects, built once per process.
+FRESH_PROCESS = """
+import os
+os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                  AWS_DEFAULT_REGION="us-east-1", TABLE_NAME="authapi-routes",
+                  SSM_PARAMETER_PREFIX="/authapi/routes")
+os.environ.pop("AWS_ENDPOINT_URL", None)
+import boto3
+from moto import mock_aws
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from authapi.routing import DeferredAPIRoute
+from infra.secrets import ensure_secrets
+from infra.template import create_tables
+
+def unbuilt(app):
+    return {(method, route.path) for route in app.router.routes
+            if isinstance(route, APIRoute) and "_deferred_options" in vars(route)
+            for method in route.methods}
+
+with mock_aws():
+    create_tables(boto3.client("dynamodb"), {"UsersTable": "authapi-routes"})
+    ensure_secrets(boto3.client("ssm"), "routes")
+    from authapi.main import app
+    routes = [route for route in app.router.routes if isinstance(route, APIRoute)]
+    eager = [route.path for route in routes if not isinstance(route, DeferredAPIRoute)]
+    assert eager == [], f"built at import (a router without route_class?): {eager}"
+    before = unbuilt(app)
+    assert len(before) >= 30, before
+    client = TestClient(app)
+    assert client.get("/users/me").status_code == 401
+    assert before - unbuilt(app) == {("GET", "/users/me")}, before - unbuilt(app)
+    assert "get" in client.get("/openapi.json").json()["paths"]["/users/me"]
+    assert unbuilt(app) == set(), "the OpenAPI document builds every route"
+"""
+
+
+def test_routes_are_built_on_first_use_only() -> None:
+    """Importing the app builds no route (a new router that forgets
+    `route_class=DeferredAPIRoute` fails here); a request builds the route it reaches,
+    and only that one; the OpenAPI document builds them all."""
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS],
+        check=True,
+        cwd=root,
+        env={
+            "PYTHONPATH": str(root / "functions" / "api"),
+            "PATH": "/usr/bin:/bin",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
+        timeout=120,
+    )
+
+
+def test_a_built_route_is_what_fastapi_would_have_built() -> None:
+    router = APIRouter(route_class=DeferredAPIRoute)
+
+    @router.put("/things/{thing_id}", status_code=202, name="put_thing")
+    def put_thing(thing_id: int, label: str) -> dict[str, int | str]:
+        """Put a thing."""
+        return {"id": thing_id, "label": label}
+
+    [deferred] = router.routes
+    assert isinstance(deferred, DeferredAPIRoute)
+    plain = APIRoute(
+        "/things/{thing_id}", put_thing, methods=["PUT"], status_code=202, name="put_thing"
+    )
+    # What matching reads is there before the build, as FastAPI computes it.
+    for attribute in ("path", "name", "methods", "path_format", "include_in_schema"):
+        assert getattr(deferred, attribute) == getattr(plain, attribute), attribute
+    assert deferred.path_regex.pattern == plain.path_regex.pattern
+    assert "_deferred_options" in vars(deferred)
+    # The first other attribute read builds it.
+    assert deferred.status_code == 202
+    assert "_deferred_options" not in vars(deferred)
+    assert deferred.description == "Put a thing."
+    assert [param.name for param in deferred.dependant.path_params] == ["thing_id"]
+    assert [param.name for param in deferred.dependant.query_params] == ["label"]
+    app = FastAPI()
+    app.router.routes.append(deferred)
+    with TestClient(app) as client:
+        answer = client.put("/things/7", params={"label": "x"})
+        assert (answer.status_code, answer.json()) == (202, {"id": 7, "label": "x"})
+        assert client.put("/things/seven", params={"label": "x"}).status_code == 422
+
+
+def _run(awaitable: Coroutine[Any, Any, int]) -> int:
+    # A loop of its own, closed after: asyncio.run would also reset the thread's current
+    # loop, and the one it drops (set by an earlier test's Mangum) would warn unclosed.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(awaitable)
+    finally:
+        loop.close()
+
+
+def _request(scope_extra: dict[str, object]) -> Request:
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": [], **scope_extra})
+
+
+def test_a_blocking_call_under_mangum_runs_in_place() -> None:
+    """Mangum runs one invocation at a time on its event loop: no thread is started."""
+    request = _request({"aws.event": {}, "aws.context": None})
+    ran_on = _run(run_blocking(request, threading.get_ident))
+    assert ran_on == threading.get_ident()
+
+
+def test_a_blocking_call_under_another_server_goes_to_the_thread_pool() -> None:
+    """Served by uvicorn, the loop serves other requests meanwhile: the call must not
+    hold it."""
+    loop_thread = threading.get_ident()
+    ran_on = _run(run_blocking(_request({}), threading.get_ident))
+    assert ran_on != loop_thread
