@@ -218,9 +218,14 @@ else:
     report["imported"] = time.monotonic()
     if mode == "lambda":
         # What main.py does at import on Lambda, timed on its own: the same calls, in
-        # the same order (the runtime variable is left unset so the import does not).
+        # the same order (the runtime variable is left unset so the import does not),
+        # with the garbage collector paused as main.py pauses it for the whole init.
+        import gc
         from authapi import warmup
+        gc.disable()
         warmup.prepare_container(authapi.main.settings)
+        gc.freeze()
+        gc.enable()
         report["warmed"] = time.monotonic()
     responses = []
     for event in events:
@@ -382,7 +387,7 @@ def _prepare() -> Settings:
 
 LABELS = {
     "import": "in process: import `authapi.main` (the app and its routes)",
-    "warm-up": "in process: then the container warm-up (clients, SSM key sets, dummy hash)",
+    "warm-up": "in process: then the container warm-up (clients, SSM key sets)",
     "request": "in process: then the first `GET /users/me` handled",
     "first": "spawn → first authenticated response, `GET /users/me`",
     "login": "spawn → then `POST /auth/login` answered (wrong password: argon2id verify)",
@@ -501,8 +506,9 @@ this machine's architecture): {mib(results.unzipped)} unzipped, {mib(results.zip
 zipped. Each sample is a fresh {results.python} process started as
 `-I -S -B` with only the package on sys.path (no venv, no site-packages). It imports
 `authapi.main`, runs the container warm-up that `main.py` runs at import on Lambda
-(`warmup.prepare_container`: the DynamoDB client, the key sets from SSM, the dummy hash;
-called by the driver so that it is timed apart), then calls `authapi.main.handler` with
+(`warmup.prepare_container`: the DynamoDB client and the key sets from SSM;
+called by the driver so that it is timed apart, with the garbage collector paused as
+during that import), then calls `authapi.main.handler` with
 API Gateway HTTP API v2 events: first `GET /users/me` with
 an access token signed in beforehand, then a wrong-password login; against a moto
 server on loopback. "Without bytecode" is a copy with every `__pycache__` removed

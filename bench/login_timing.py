@@ -180,8 +180,8 @@ def measure(runs: int) -> Results:
         _, secret = create_enrolled_user(settings, USERNAME, PASSWORD)
         handler = Mangum(create_app(settings), lifespan="off")
         cases = _cases(fake, secret)
-        # Warm-up, untimed: imports, connections, the SSM read, and the dummy hash the
-        # first unknown-user request builds.
+        # Warm-up, untimed: imports, connections, the SSM read, and password hashing,
+        # which the first sign-in loads.
         for case in cases:
             _invoke(handler, case, timer)
         samples: dict[str, list[tuple[float, float]]] = {case.key: [] for case in cases}

@@ -46,7 +46,7 @@ MAX_UNZIPPED = 262_144_000
 MAX_ZIPPED_DIRECT_UPLOAD = 50 * 1024 * 1024
 # What the function needs at run time, each of which must load from the package.
 RUNTIME_PACKAGES = {"authapi", "fastapi", "mangum", "pynamodb", "botocore", "cryptography"}
-LOGIN_PACKAGES = {"argon2", "_argon2_cffi_bindings", "pyotp"}
+LOGIN_PACKAGES = {"passlib", "argon2", "_argon2_cffi_bindings", "pyotp"}
 # Loaded only by the requests that need them (a cold start serving anything else never
 # pays for them): the QR code of an enrollment, the common-password list of a new
 # password, passlib's bcrypt handler for a legacy hash. pydantic.v1 is not in the package
@@ -58,11 +58,15 @@ PRUNED = (
     *("dns", "pydantic/v1", "boto3", "pip", "setuptools", "bin"),
     "urllib3/contrib/pyopenssl.py",
 )
-# Shipped and needed, but not by a cold start: pyOpenSSL (webauthn's attestation
-# certificate chains), which botocore would load through urllib3's pruned bridge; and
-# anyio's worker threads, which a request served through Mangum never needs
-# (authapi.deps.run_blocking).
-NOT_LOADED_BY_A_COLD_START = {"OpenSSL", "urllib3.contrib.pyopenssl", "anyio._backends"}
+# Shipped and needed, but not by a cold start that serves an authenticated read:
+# pyOpenSSL (webauthn's attestation certificate chains), which botocore would load
+# through urllib3's pruned bridge; anyio's worker threads, which a request served
+# through Mangum never needs (authapi.deps.run_blocking); password hashing, which
+# loads with the first sign-in (authapi.security.passwords).
+NOT_LOADED_BY_AN_AUTHENTICATED_READ = {
+    *("OpenSSL", "urllib3.contrib.pyopenssl", "anyio._backends"),
+    *("passlib", "argon2", "_argon2_cffi_bindings"),
+}
 DOCS_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
 
 
@@ -187,7 +191,7 @@ def test_login_against_dynamodb_and_ssm(
     assert not _loaded(run.report["modules"], LOADED_ON_FIRST_USE)
 
 
-def test_an_authenticated_read_loads_no_thread_pool_and_no_pyopenssl(
+def test_an_authenticated_read_loads_only_what_it_needs(
     runtime_python: Path,
     package: Path,
     home: Path,
@@ -197,8 +201,8 @@ def test_an_authenticated_read_loads_no_thread_pool_and_no_pyopenssl(
     clock: Clock,
 ) -> None:
     """A cold start's `GET /users/me` through the Lambda handler: the user is read in
-    place (no anyio worker thread, `deps.run_blocking`) and no AWS client loads pyOpenSSL
-    (its urllib3 bridge is pruned)."""
+    place (no anyio worker thread), no AWS client loads pyOpenSSL and no password
+    hashing loads (see NOT_LOADED_BY_AN_AUTHENTICATED_READ)."""
     account = Directory(server_client, settings, clock).user()
     run = run_isolated(
         runtime_python,
@@ -211,5 +215,5 @@ def test_an_authenticated_read_loads_no_thread_pool_and_no_pyopenssl(
     assert response["status"] == 200, response
     assert json.loads(response["body"])["username"] == account.username
     assert run.report["outside"] == []
-    assert not _loaded(run.report["modules"], NOT_LOADED_BY_A_COLD_START)
+    assert not _loaded(run.report["modules"], NOT_LOADED_BY_AN_AUTHENTICATED_READ)
     assert not _loaded(run.report["modules"], LOADED_ON_FIRST_USE)

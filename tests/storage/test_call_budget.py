@@ -187,7 +187,7 @@ def test_key_sets_are_refreshed_rarely_and_kept_when_ssm_fails(
     assert store.get(settings.signing_keys_parameter) == first
 
 
-def test_container_init_prepares_clients_keys_and_the_dummy_hash(
+def test_container_init_prepares_clients_and_keys(
     aws: None, settings: Settings, aws_calls: CallLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Cold start: what every request needs is made during Lambda's init, so the first
@@ -195,13 +195,10 @@ def test_container_init_prepares_clients_keys_and_the_dummy_hash(
     from authapi import warmup
     from authapi.core import secrets
     from authapi.core.errors import ServiceUnavailable
-    from authapi.security import passwords
 
-    passwords._dummy_hash.cache_clear()
     secrets.reset_cache()
     warmup.prepare_container(settings)
     assert [op for op, _ in aws_calls.calls] == ["GetParameters"]
-    assert passwords._dummy_hash.cache_info().currsize == 1
     # The keys are cached: the first request asks SSM nothing.
     aws_calls.clear()
     secrets.secret_store(settings).get(settings.totp_keys_parameter)

@@ -80,7 +80,20 @@ def test_the_hooks_are_registered_once_per_container(
     settings: Settings, hooks: dict[str, Registry]
 ) -> None:
     warmup.register_snapshot_hooks(settings)
-    assert [function for function, _, _ in hooks["before"]] == [warmup.drop_connections]
+    assert [function for function, _, _ in hooks["before"]] == [warmup.prepare_snapshot]
     assert [(function, args) for function, args, _ in hooks["after"]] == [
         (warmup.restore_container, (settings,))
     ]
+
+
+def test_the_snapshot_carries_password_hashing_loaded(
+    settings: Settings, hooks: dict[str, Registry]
+) -> None:
+    """A cold start loads password hashing on the first sign-in; a snapshot has it
+    loaded already, so a restored environment's first sign-in does not pay for it."""
+    from authapi.security import passwords
+
+    passwords._dummy_hash.cache_clear()
+    warmup.register_snapshot_hooks(settings)
+    _run(hooks["before"])
+    assert passwords._dummy_hash.cache_info().currsize == 1

@@ -1,9 +1,11 @@
 """Work done once per Lambda container, during init instead of the first request.
 
-Lambda runs init with a full CPU burst before the first invocation is billed, so what
-every request needs anyway is prepared here: the DynamoDB client, the key sets from SSM
-and the dummy password hash of the enumeration defence. Nothing here may fail the init:
-if SSM is down the first request simply tries again (and answers 503 if it must).
+Lambda runs init with a full CPU burst, so what every request needs anyway is prepared
+here: the DynamoDB client and the key sets from SSM. What only some requests need loads
+on their first use instead (password hashing, QR codes, WebAuthn, each route's
+validators): a container that never serves them never pays for them. Nothing here may
+fail the init: if SSM is down the first request simply tries again (and answers 503 if
+it must).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ def prepare_container(settings: Settings) -> None:
         secret_store(settings).get(settings.signing_keys_parameter)
     except ServiceUnavailable:
         logger.error("SSM unavailable during init; the first request will try again")
-    passwords.prepare_dummy_hash()
 
 
 # ---- Lambda SnapStart (template parameter SnapStart) ---------------------------------------
@@ -52,6 +53,13 @@ def drop_connections() -> None:
     db.reset_connections()
 
 
+def prepare_snapshot() -> None:
+    """Before the snapshot: what a cold start loads on first use, loaded now, since a
+    restored environment then has it for free; and no connection goes into it."""
+    passwords.prepare()
+    drop_connections()
+
+
 def restore_container(settings: Settings) -> None:
     """After a restore, before the first request: new sessions and connections, and
     key sets fetched now (the same work as a cold start's init, minus the imports)."""
@@ -65,5 +73,5 @@ def register_snapshot_hooks(settings: Settings) -> None:
     without SnapStart: the runtime then never calls them."""
     from snapshot_restore_py import register_after_restore, register_before_snapshot
 
-    register_before_snapshot(drop_connections)
+    register_before_snapshot(prepare_snapshot)
     register_after_restore(restore_container, settings)

@@ -5,18 +5,17 @@ every new password. bcrypt is accepted only to verify legacy hashes (e.g. users
 imported from the tutorial) and is replaced by argon2id at the next successful login.
 
 passlib's scheme handlers are used one by one rather than through a `CryptContext`:
-the context's import and set-up cost a cold start ~25 ms for two schemes, and bcrypt's
-handler loads only when a legacy hash is seen, so a cold start never imports it.
+the context's import and set-up cost a cold start ~25 ms for two schemes. And they load
+on first use: argon2id's with the first password hashed or checked (passlib and
+argon2-cffi, ~10 ms), bcrypt's only when a legacy hash is seen. A container that serves
+only authenticated reads never loads either.
 """
 
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
+from functools import cache
 from typing import Any
-
-from passlib.exc import PasslibHashWarning
-from passlib.handlers.argon2 import argon2
 
 _BCRYPT_MAX_BYTES = 72
 # Longer than any password this service accepts (the policy allows 256 characters; the
@@ -24,22 +23,27 @@ _BCRYPT_MAX_BYTES = 72
 # PasswordSizeError): longer input is a failed check, never an exception, on every path.
 MAX_CHECKED_CHARS = 1024
 
-_argon2id = argon2.using(type="ID", memory_cost=19 * 1024, rounds=2, parallelism=1)
+
+@cache
+def _argon2id() -> Any:
+    from passlib.handlers.argon2 import argon2
+
+    return argon2.using(type="ID", memory_cost=19 * 1024, rounds=2, parallelism=1)
 
 
 def _bcrypt() -> Any:
-    # Imported here: only users imported from the tutorial still have a bcrypt hash.
+    # Only users imported from the tutorial still have a bcrypt hash.
     from passlib.handlers.bcrypt import bcrypt
 
     return bcrypt
 
 
 def _handler(scheme: str) -> Any:
-    return _argon2id if scheme == "argon2" else _bcrypt()
+    return _argon2id() if scheme == "argon2" else _bcrypt()
 
 
 def hash_password(password: str) -> str:
-    return str(_argon2id.hash(password))
+    return str(_argon2id().hash(password))
 
 
 def scheme_of(stored_hash: str) -> str | None:
@@ -53,6 +57,8 @@ def scheme_of(stored_hash: str) -> str | None:
     handler = _handler(scheme)
     if not handler.identify(stored_hash):
         return None
+    from passlib.exc import PasslibHashWarning
+
     with warnings.catch_warnings():
         # passlib warns, and repairs, where a hash is out of its scheme's range (a bcrypt
         # cost below 4): such a hash was not made by a library we accept.
@@ -85,7 +91,7 @@ def verify_password(password: str, stored_hash: str) -> tuple[bool, str | None]:
     handler = _handler(scheme)
     if not handler.verify(secret, stored_hash):
         return False, None
-    if scheme == "bcrypt" or _argon2id.needs_update(stored_hash):
+    if scheme == "bcrypt" or _argon2id().needs_update(stored_hash):
         # Hash the full password, not the truncated bytes bcrypt saw.
         return True, hash_password(password)
     return True, None
@@ -93,7 +99,7 @@ def verify_password(password: str, stored_hash: str) -> tuple[bool, str | None]:
 
 # What unknown usernames are verified against: an argon2id hash (of a throwaway string,
 # its salt public and worthless) at the parameters above, precomputed so that no
-# container spends ~40 ms of its cold start hashing it. Verifying against it costs what
+# container spends ~40 ms hashing it. Verifying against it costs what
 # verifying a real hash costs because the parameters are the same; if they change, the
 # hash is computed once instead (and tests/unit tell you to update this constant).
 PRECOMPUTED_DUMMY_HASH = (
@@ -102,15 +108,16 @@ PRECOMPUTED_DUMMY_HASH = (
 )
 
 
-@lru_cache(maxsize=1)
+@cache
 def _dummy_hash() -> str:
-    if not _argon2id.needs_update(PRECOMPUTED_DUMMY_HASH):
+    if not _argon2id().needs_update(PRECOMPUTED_DUMMY_HASH):
         return PRECOMPUTED_DUMMY_HASH
     return hash_password("dummy password used only to spend time")
 
 
-def prepare_dummy_hash() -> None:
-    """Have the dummy hash ready before the first login (at container init)."""
+def prepare() -> None:
+    """Load what the first password check would load (passlib, argon2's backend, the
+    dummy hash), for an init that is snapshotted (SnapStart: warmup.py)."""
     _dummy_hash()
 
 
@@ -124,4 +131,4 @@ def burn_verification_time(password: str) -> None:
     # the handler's methods, so a `verify` looked up before that load (as the argument
     # order of one expression would) is a stale stub that raises in a fresh process.
     dummy = _dummy_hash()
-    _argon2id.verify(password[:MAX_CHECKED_CHARS], dummy)
+    _argon2id().verify(password[:MAX_CHECKED_CHARS], dummy)
