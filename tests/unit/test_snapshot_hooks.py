@@ -19,6 +19,7 @@ from authapi import warmup
 from authapi.core import aws as aws_clients
 from authapi.core import db, secrets
 from authapi.core.config import Settings
+from authapi.main import create_app
 
 Registry = list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
 
@@ -43,7 +44,7 @@ def test_a_restored_container_fetches_the_key_sets_current_at_restore(
     aws: None, settings: Settings, hooks: dict[str, Registry]
 ) -> None:
     warmup.prepare_container(settings)
-    warmup.register_snapshot_hooks(settings)
+    warmup.register_snapshot_hooks(settings, create_app(settings))
     at_init = secrets.secret_store(settings).get(settings.signing_keys_parameter)
     _run(hooks["before"])
     # Days pass; the signing keys are rotated in SSM.
@@ -63,7 +64,7 @@ def test_a_restored_container_uses_new_sessions_and_connections(
     aws: None, settings: Settings, hooks: dict[str, Registry]
 ) -> None:
     warmup.prepare_container(settings)
-    warmup.register_snapshot_hooks(settings)
+    warmup.register_snapshot_hooks(settings, create_app(settings))
     session_at_init = aws_clients.session()
     connection_at_init = db.connection()
     client_at_init = connection_at_init.client
@@ -79,21 +80,26 @@ def test_a_restored_container_uses_new_sessions_and_connections(
 def test_the_hooks_are_registered_once_per_container(
     settings: Settings, hooks: dict[str, Registry]
 ) -> None:
-    warmup.register_snapshot_hooks(settings)
+    warmup.register_snapshot_hooks(settings, create_app(settings))
     assert [function for function, _, _ in hooks["before"]] == [warmup.prepare_snapshot]
     assert [(function, args) for function, args, _ in hooks["after"]] == [
         (warmup.restore_container, (settings,))
     ]
 
 
-def test_the_snapshot_carries_password_hashing_loaded(
+def test_the_snapshot_carries_what_a_cold_start_loads_on_first_use(
     settings: Settings, hooks: dict[str, Registry]
 ) -> None:
-    """A cold start loads password hashing on the first sign-in; a snapshot has it
-    loaded already, so a restored environment's first sign-in does not pay for it."""
+    """A cold start loads password hashing on the first sign-in and builds each route
+    on its first request; a snapshot has them done already, so a restored environment
+    pays for neither."""
     from authapi.security import passwords
 
     passwords._dummy_hash.cache_clear()
-    warmup.register_snapshot_hooks(settings)
+    app = create_app(settings)
+    warmup.register_snapshot_hooks(settings, app)
+    assert app.openapi_schema is None
     _run(hooks["before"])
     assert passwords._dummy_hash.cache_info().currsize == 1
+    # The document is built from every route, which builds each (tests/unit/test_routing.py).
+    assert app.openapi_schema is not None

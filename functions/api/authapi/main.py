@@ -109,7 +109,7 @@ settings = Settings.from_env()
 app = create_app(settings)
 if warmup.in_lambda():
     warmup.prepare_container(settings)
-    warmup.register_snapshot_hooks(settings)
+    warmup.register_snapshot_hooks(settings, app)
 handler = Mangum(app, lifespan="off")
 gc.freeze()  # init is over: see the top of this module
 if _COLLECTOR_WAS_ENABLED:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 
+from fastapi import FastAPI
+
 from authapi.core import aws, db, secrets
 from authapi.core.config import Settings
 from authapi.core.errors import ServiceUnavailable
@@ -53,10 +55,12 @@ def drop_connections() -> None:
     db.reset_connections()
 
 
-def prepare_snapshot() -> None:
-    """Before the snapshot: what a cold start loads on first use, loaded now, since a
-    restored environment then has it for free; and no connection goes into it."""
+def prepare_snapshot(app: FastAPI) -> None:
+    """Before the snapshot: what a cold start loads or builds on first use (password
+    hashing, every route, the OpenAPI document), done now, since every restored
+    environment then has it for free; and no connection goes into it."""
     passwords.prepare()
+    app.openapi()  # builds every route (routing.DeferredAPIRoute) and caches the document
     drop_connections()
 
 
@@ -68,10 +72,10 @@ def restore_container(settings: Settings) -> None:
     prepare_container(settings)
 
 
-def register_snapshot_hooks(settings: Settings) -> None:
+def register_snapshot_hooks(settings: Settings, app: FastAPI) -> None:
     """Hand the hooks to Lambda's runtime (snapshot-restore-py, AWS's own). Harmless
     without SnapStart: the runtime then never calls them."""
     from snapshot_restore_py import register_after_restore, register_before_snapshot
 
-    register_before_snapshot(prepare_snapshot)
+    register_before_snapshot(prepare_snapshot, app)
     register_after_restore(restore_container, settings)
