@@ -165,12 +165,18 @@ class Service:
         return int(self.item(pk, sk).get("login_failures", {"N": "0"})["N"])
 
     def sessions_of(self, user_id: str) -> int:
+        return self._items_of(user_id, "SESSION#")
+
+    def refresh_tokens_of(self, user_id: str) -> int:
+        return self._items_of(user_id, "REFRESH#")
+
+    def _items_of(self, user_id: str, sk_prefix: str) -> int:
         found = self.table.query(
             TableName=LOCAL_TABLE,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :session)",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
             ExpressionAttributeValues={
                 ":pk": {"S": f"USER#{user_id}"},
-                ":session": {"S": "SESSION#"},
+                ":prefix": {"S": sk_prefix},
             },
             ConsistentRead=True,
         )
@@ -399,13 +405,18 @@ def test_parallel_creates_of_one_username_create_one_user(service: Service) -> N
     assert len(emails) == 1
 
 
-def _passkey_registration(service: Service) -> tuple[Any, dict[str, str], str, Any, Any]:
-    """A signed-in user and a registration answer of a new passkey, not yet sent."""
+def _signed_in(service: Service) -> tuple[Person, dict[str, str]]:
+    """A new enrolled user, signed in with the current TOTP step's code (now spent)."""
     person = service.enrolled_user()
     wait_for_step_margin()
     mfa_token = service.login(person.username)["mfa_token"]
     verify = {"mfa_token": mfa_token, "code": person.code(0)}
-    headers = bearer(ok(service.http.post("/auth/mfa/verify", json=verify)))
+    return person, bearer(ok(service.http.post("/auth/mfa/verify", json=verify)))
+
+
+def _passkey_registration(service: Service) -> tuple[Any, dict[str, str], str, Any, Any]:
+    """A signed-in user and a registration answer of a new passkey, not yet sent."""
+    person, headers = _signed_in(service)
     port = service.base_url.rsplit(":", 1)[1]
     origin = f"http://localhost:{port}"  # the local run's relying party (infra/local.py)
     authenticator = SoftAuthenticator()
@@ -465,3 +476,99 @@ def test_asvs_6_6_one_passkey_challenge_answered_10_times_at_once_opens_one_sess
     later = service.http.post("/auth/passkey/verify", json=body)
     assert later.status_code in {401, 429}, later.text
     assert service.sessions_of(person.id) == sessions_before + 1
+
+
+def test_asvs_2_8_4_one_mfa_token_answered_with_totp_and_a_passkey_at_once_opens_one_session(
+    service: Service,
+) -> None:
+    """One mfa_token, two second factors (ASVS 2.8.4 single use; NIST SP 800-63B 5.2.8
+    replay resistance): a user with TOTP and a passkey answers one mfa_token 10 times at once,
+    half with a valid TOTP code and half with passkey assertions, each on its own
+    challenge. Exactly one session opens, whichever factor wins: the token is spent in
+    the session transaction whatever factor spends it. The others get the contract's
+    401, and nothing else is stored."""
+    person, headers, origin, authenticator, credential = _passkey_registration(service)
+    ok(
+        service.http.post("/users/me/passkeys", headers=headers, json={"credential": credential}),
+        201,
+    )
+    sessions_before = service.sessions_of(person.id)
+    refresh_tokens_before = service.refresh_tokens_of(person.id)
+    signed_in_before = service.audit_events(person.id, "login_succeeded")
+    wait_for_step_margin()
+    challenge = service.login(person.username)
+    assert {"totp", "passkey"} <= set(challenge["methods"]), challenge
+    mfa_token = challenge["mfa_token"]
+    mfa_request = {"mfa_token": mfa_token}
+    # Each assertion answers a challenge of its own, all asked for before the release;
+    # the last one is kept for afterwards.
+    *assertions, held_back = [
+        authenticator.get(
+            ok(service.http.post("/auth/mfa/passkey/options", json=mfa_request))["publicKey"],
+            origin=origin,
+        )
+        for _ in range(6)
+    ]
+    # The sign-in that registered the passkey spent the current step's code; the next
+    # step's is valid and unused.
+    code = person.code(1)
+    bodies = [
+        body
+        for assertion in assertions
+        for body in ({**mfa_request, "code": code}, {**mfa_request, "credential": assertion})
+    ]
+    found = burst(
+        service.base_url,
+        len(bodies),
+        lambda http, index: http.post("/auth/mfa/verify", json=bodies[index]),
+    )
+    assert found.count(200) == 1, found.statuses()
+    _assert_only(found, {(200, ""), (401, "INVALID_CREDENTIALS"), (401, "NOT_AUTHENTICATED")})
+    [winner] = [r.json() for r in found.responses if r.status_code == 200]
+    assert set(winner) >= {"access_token", "refresh_token"}, winner
+    ok(service.http.get("/users/me", headers=bearer(winner)))
+    # Whichever factor won, the token is spent for both.
+    for later in ({**mfa_request, "code": code}, {**mfa_request, "credential": held_back}):
+        answer = service.http.post("/auth/mfa/verify", json=later)
+        assert answer.status_code == 401, answer.text
+    assert service.sessions_of(person.id) == sessions_before + 1
+    assert service.refresh_tokens_of(person.id) == refresh_tokens_before + 1
+    assert service.audit_events(person.id, "login_succeeded") == signed_in_before + 1
+
+
+def test_asvs_6_3_1_parallel_wrong_passwords_at_passkey_registration_are_checked_within_budget(
+    service: Service,
+) -> None:
+    """Adding a passkey asks for the password again (ASVS 5.0 6.2.3), so a stolen access
+    token could be used to guess it. 40 wrong passwords at once on
+    `POST /users/me/passkeys/options` spend the account's login failure budget (NIST SP
+    800-63B 5.2.2) exactly as at sign-in: the 5 free attempts are checked (more only if
+    the burst outlasts the back-off that follows them), the rest answer 429 unchecked,
+    and each checked attempt is counted once. While the back-off lasts even the right
+    password is refused; after it the right password gets its options and gives its
+    attempt back."""
+    person, headers = _signed_in(service)
+
+    def options(http: httpx2.Client, password: str) -> httpx2.Response:
+        return http.post("/users/me/passkeys/options", headers=headers, json={"password": password})
+
+    found = burst(service.base_url, BURST, lambda http, _: options(http, WRONG_PASSWORD))
+    _assert_only(found, FAILED_OR_THROTTLED)
+    checked = found.count(401)
+    assert FREE_FAILURES <= checked <= budget_admits(0, found.seconds), (checked, found.seconds)
+    assert found.count(429) == BURST - checked
+    stored = service.item(f"USER#{person.id}", "USER")
+    failures = FailureRecord(
+        int(stored["login_failures"]["N"]), float(stored["last_login_failure_at"]["N"])
+    )
+    assert failures.count == checked
+    locked_until = failures.last_at + failures.delay_after(failures.count)
+
+    right = options(service.http, USER_PASSWORD)
+    if time.time() < locked_until:  # answered before the back-off ended: it must hold
+        assert (right.status_code, right.json()["code"]) == (429, "TOO_MANY_ATTEMPTS"), right.text
+        assert service.stored_failures(f"USER#{person.id}", "USER") == checked
+        time.sleep(locked_until - time.time() + 0.05)
+        right = options(service.http, USER_PASSWORD)
+    assert ok(right)["publicKey"]["challenge"]
+    assert service.stored_failures(f"USER#{person.id}", "USER") == checked
