@@ -70,6 +70,32 @@ def test_throttled_attempts_are_stored_for_the_account_but_not_listed(
     assert [event["type"] for event in everyone].count("login_throttled") == 0
 
 
+def test_asvs_7_2_1_password_rechecks_are_recorded_like_sign_ins(
+    client: TestClient, directory: Directory
+) -> None:
+    """A signed-in user's wrong current password (here at a password change) is a failed
+    authentication and a refused attempt a throttled one, marked as a re-authentication
+    (a stolen access token guessing the password shows in the account's trail)."""
+    admin = directory.admin()
+    user = directory.user()
+    change = {"current_password": "wrong password!!", "new_password": "a new long passphrase"}
+    answers = [
+        client.post("/users/me/password", headers=user.headers, json=change).status_code
+        for _ in range(6)
+    ]
+    assert answers == [401] * 5 + [429]
+    rechecks = [
+        (event["type"], event["detail"])
+        for event in _events(client, admin, user_id=user.id)
+        if event["detail"].get("step") == "reauthentication"
+    ]
+    failed = {"factor": "password", "reason": "wrong_password", "step": "reauthentication"}
+    assert (
+        rechecks
+        == [("login_throttled", {"step": "reauthentication"})] + [("login_failed", failed)] * 5
+    )
+
+
 def test_admin_changes_name_actor_target_and_what_changed(
     client: TestClient, directory: Directory
 ) -> None:

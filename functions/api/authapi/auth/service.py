@@ -45,6 +45,8 @@ from authapi.users import repository as users
 from authapi.users.domain import User
 
 MfaStep = Literal["totp", "setup"]
+# The audit detail that tells a signed-in user's password re-check from a sign-in.
+_REAUTHENTICATION = "reauthentication"
 
 
 @dataclass(frozen=True)
@@ -282,10 +284,25 @@ class AuthService(SessionService):
         """Sensitive changes ask for the password again (ASVS 5.0 6.2.3, 7.5.1). The
         attempt is reserved in the login failure budget first, so a stolen access token
         cannot be used to guess the password, not even with parallel requests; it stays
-        counted only if a check inside (the password, a TOTP code) fails."""
-        with counted(reserve(attempts.of_account(user.id), user.failures), success_refills=False):
+        counted only if a check inside (the password, a TOTP code) fails. A wrong
+        password and a refused attempt are audited as at sign-in (ASVS 7.2.1: every
+        authentication decision), marked as a re-authentication."""
+        try:
+            reservation = reserve(attempts.of_account(user.id), user.failures)
+        except TooManyAttempts:
+            record_event(self._settings, "login_throttled", user_id=user.id, step=_REAUTHENTICATION)
+            raise
+        with counted(reservation, success_refills=False):
             matches, _ = passwords.verify_password(password, user.password_hash)
             if not matches:
+                record_event(
+                    self._settings,
+                    "login_failed",
+                    user_id=user.id,
+                    factor="password",
+                    reason="wrong_password",
+                    step=_REAUTHENTICATION,
+                )
                 raise InvalidCredentials()
             yield
 
