@@ -29,9 +29,21 @@ import boto3
 from moto import mock_aws
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 from authapi.routing import DeferredAPIRoute
 from infra.secrets import ensure_secrets
 from infra.template import create_tables
+
+def models_of(module):  # the Pydantic models that module has created (none before it runs)
+    found, stack = set(), [BaseModel]
+    while stack:
+        for cls in stack.pop().__subclasses__():
+            stack.append(cls)
+            if cls.__module__ == module:
+                found.add(cls.__name__)
+    return found
+
+RARELY_SERVED = ("authapi.auth.schemas", "authapi.passkeys.schemas", "authapi.audit.schemas")
 
 def unbuilt(app):
     return {(method, route.path) for route in app.router.routes
@@ -50,15 +62,21 @@ with mock_aws():
     client = TestClient(app)
     assert client.get("/users/me").status_code == 401
     assert before - unbuilt(app) == {("GET", "/users/me")}, before - unbuilt(app)
+    for module in RARELY_SERVED:  # bodies of routes not served yet: not created
+        assert models_of(module) == set(), (module, models_of(module))
+    assert "UserOut" in models_of("authapi.users.schemas")
     assert "get" in client.get("/openapi.json").json()["paths"]["/users/me"]
     assert unbuilt(app) == set(), "the OpenAPI document builds every route"
+    assert {"LoginRequest", "TokensOut"} <= models_of("authapi.auth.schemas")
+    assert "AuditEventPage" in models_of("authapi.audit.schemas")
 """
 
 
 def test_routes_are_built_on_first_use_only() -> None:
     """Importing the app builds no route (a new router that forgets
-    `route_class=DeferredAPIRoute` fails here); a request builds the route it reaches,
-    and only that one; the OpenAPI document builds them all."""
+    `route_class=DeferredAPIRoute` fails here) and creates none of the request and
+    response bodies of rarely served routes (routing.imported_on_first_use); a request
+    builds the route it reaches, and only that one; the OpenAPI document builds them all."""
     root = Path(__file__).resolve().parents[2]
     subprocess.run(
         [sys.executable, "-c", FRESH_PROCESS],

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query
 
 from authapi.audit import service
-from authapi.audit.schemas import AuditEventOut, AuditEventPage
 from authapi.deps import CurrentAdmin, CursorKeyDep, PageCursor, PageLimit
 from authapi.http_errors import error_responses
-from authapi.routing import DeferredAPIRoute
+from authapi.routing import DeferredAPIRoute, imported_on_first_use
+
+if TYPE_CHECKING:
+    from authapi.audit import schemas
+else:
+    schemas = imported_on_first_use("authapi.audit.schemas")
 
 router = APIRouter(tags=["audit"], route_class=DeferredAPIRoute)
 
 
 @router.get(
     "/audit-events",
-    response_model=AuditEventPage,
     responses=error_responses(401, 403, 422, 503),
     summary="Audit events (admin), newest first",
 )
@@ -27,10 +30,11 @@ def list_audit_events(
     user_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     limit: PageLimit = 50,
     cursor: PageCursor = None,
-) -> AuditEventPage:
+) -> schemas.AuditEventPage:
     events, next_cursor = service.list_events(
         user_id=user_id, limit=limit, cursor=cursor, cursor_key=cursor_key
     )
-    return AuditEventPage(
-        items=[AuditEventOut.model_validate(event) for event in events], next_cursor=next_cursor
+    return schemas.AuditEventPage(
+        items=[schemas.AuditEventOut.model_validate(event) for event in events],
+        next_cursor=next_cursor,
     )

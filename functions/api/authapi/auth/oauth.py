@@ -12,22 +12,38 @@ service that is down (503) keep their statuses and `Retry-After`.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from authapi import http_errors
-from authapi.auth.schemas import OAuthErrorOut, TokenRequest
 from authapi.auth.service import AuthService
 from authapi.auth.sessions import TokenPair
 from authapi.core import errors
-from authapi.http_errors import ErrorOut, validation_detail
+from authapi.http_errors import ErrorCode, ErrorOut, validation_detail
 from authapi.routing import DeferredAPIRoute
 
+if TYPE_CHECKING:
+    from authapi.auth.schemas import TokenRequest
+
 GRANT_TYPES = ("password", "refresh_token")
+
+
+# Here rather than in auth/schemas.py: every OAuth route documents it at import, and
+# the other bodies load with the first route that uses them (routing.imported_on_first_use).
+class OAuthErrorOut(BaseModel):
+    """RFC 6749 §5.2 beside this API's own `detail` and `code`."""
+
+    error: Literal[
+        "invalid_request", "invalid_grant", "unsupported_grant_type", "temporarily_unavailable"
+    ]
+    error_description: str
+    detail: str
+    code: ErrorCode
 
 
 # Policy violations (VALIDATION_ERROR) that OAuthRoute answers with their own `error`.

@@ -3,20 +3,19 @@ metadata (RFC 8414). Thin: parse, call, return; the OAuth rules are in `auth.oau
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
 from authapi.auth import oauth
-from authapi.auth.schemas import (
-    AuthorizationServerMetadataOut,
-    RevokeRequest,
-    TokenRequest,
-    TokensOut,
-)
 from authapi.deps import AuthServiceDep
 from authapi.http_errors import error_responses
-from authapi.routing import DeferredAPIRoute
+from authapi.routing import DeferredAPIRoute, imported_on_first_use
+
+if TYPE_CHECKING:
+    from authapi.auth import schemas
+else:
+    schemas = imported_on_first_use("authapi.auth.schemas")
 
 router = APIRouter(tags=["oauth2"], route_class=oauth.OAuthRoute)
 metadata_router = APIRouter(tags=["oauth2"], route_class=DeferredAPIRoute)
@@ -24,13 +23,14 @@ metadata_router = APIRouter(tags=["oauth2"], route_class=DeferredAPIRoute)
 
 @router.post(
     "/token",
-    response_model=TokensOut,
     responses=oauth.oauth_responses(429),
     summary="OAuth2 token endpoint: password grant (password immediately followed by the "
     "6-digit code) or refresh-token grant",
 )
-def token(form: Annotated[TokenRequest, Form()], service: AuthServiceDep) -> TokensOut:
-    return TokensOut.model_validate(oauth.grant(service, form))
+def token(
+    form: Annotated[schemas.TokenRequest, Form()], service: AuthServiceDep
+) -> schemas.TokensOut:
+    return schemas.TokensOut.model_validate(oauth.grant(service, form))
 
 
 @router.post(
@@ -42,24 +42,23 @@ def token(form: Annotated[TokenRequest, Form()], service: AuthServiceDep) -> Tok
     },
     summary="RFC 7009: revoke a refresh or access token; its session ends",
 )
-def revoke(form: Annotated[RevokeRequest, Form()], service: AuthServiceDep) -> Response:
+def revoke(form: Annotated[schemas.RevokeRequest, Form()], service: AuthServiceDep) -> Response:
     service.revoke(form.token)
     return Response(status_code=200)
 
 
 @metadata_router.get(
     "/.well-known/oauth-authorization-server",
-    response_model=AuthorizationServerMetadataOut,
     responses=error_responses(),
     summary="RFC 8414 authorization server metadata",
 )
 def authorization_server_metadata(
     request: Request, response: Response
-) -> AuthorizationServerMetadataOut:
+) -> schemas.AuthorizationServerMetadataOut:
     issuer = oauth.issuer_url(request)
     # Public data, the same for everyone: caching is fine.
     response.headers["Cache-Control"] = "public, max-age=3600"
-    return AuthorizationServerMetadataOut(
+    return schemas.AuthorizationServerMetadataOut(
         issuer=issuer,
         token_endpoint=f"{issuer}/token",
         revocation_endpoint=f"{issuer}/revoke",

@@ -3,79 +3,78 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response, status
 
-from authapi.auth.schemas import (
-    EnrolledTokensOut,
-    LoginRequest,
-    LogoutRequest,
-    MfaChallengeOut,
-    MfaCodeRequest,
-    MfaPasskeyRequest,
-    MfaTokenRequest,
-    RefreshRequest,
-    TokensOut,
-    TotpEnrollmentOut,
-)
 from authapi.deps import Authenticated, AuthServiceDep, PasskeyServiceDep, SigningKeysDep
 from authapi.http_errors import error_responses
-from authapi.routing import DeferredAPIRoute
+from authapi.routing import DeferredAPIRoute, imported_on_first_use
+
+if TYPE_CHECKING:
+    from authapi.auth import schemas
+else:
+    schemas = imported_on_first_use("authapi.auth.schemas")
 
 router = APIRouter(tags=["auth"], route_class=DeferredAPIRoute)
 
 
 @router.post(
     "/auth/login",
-    response_model=MfaChallengeOut,
     responses=error_responses(401, 422, 503, 429),
     summary="Step one: username and password, answered with an mfa_token",
 )
-def login(body: LoginRequest, service: AuthServiceDep) -> MfaChallengeOut:
-    return MfaChallengeOut.model_validate(service.login(body.username, body.password))
+def login(body: schemas.LoginRequest, service: AuthServiceDep) -> schemas.MfaChallengeOut:
+    return schemas.MfaChallengeOut.model_validate(service.login(body.username, body.password))
 
 
 @router.post(
     "/auth/mfa/verify",
-    response_model=TokensOut,
     responses=error_responses(401, 422, 503, 429),
     summary="Step two: a TOTP code, an unused recovery code or a passkey",
 )
-def verify_mfa(body: MfaCodeRequest | MfaPasskeyRequest, service: PasskeyServiceDep) -> TokensOut:
-    if isinstance(body, MfaPasskeyRequest):
-        return TokensOut.model_validate(service.verify_mfa_passkey(body.mfa_token, body.credential))
-    return TokensOut.model_validate(service.verify_mfa(body.mfa_token, body.code))
+def verify_mfa(
+    body: schemas.MfaCodeRequest | schemas.MfaPasskeyRequest, service: PasskeyServiceDep
+) -> schemas.TokensOut:
+    if isinstance(body, schemas.MfaPasskeyRequest):
+        return schemas.TokensOut.model_validate(
+            service.verify_mfa_passkey(body.mfa_token, body.credential)
+        )
+    return schemas.TokensOut.model_validate(service.verify_mfa(body.mfa_token, body.code))
 
 
 @router.post(
     "/auth/mfa/setup",
-    response_model=TotpEnrollmentOut,
     responses=error_responses(401, 422, 429, 503),
     summary="First login: get a TOTP secret, its otpauth:// URI and a QR code (SVG)",
 )
-def start_mfa_setup(body: MfaTokenRequest, service: AuthServiceDep) -> TotpEnrollmentOut:
-    return TotpEnrollmentOut.model_validate(service.start_enrollment(body.mfa_token))
+def start_mfa_setup(
+    body: schemas.MfaTokenRequest, service: AuthServiceDep
+) -> schemas.TotpEnrollmentOut:
+    return schemas.TotpEnrollmentOut.model_validate(service.start_enrollment(body.mfa_token))
 
 
 @router.post(
     "/auth/mfa/setup/confirm",
-    response_model=EnrolledTokensOut,
     responses=error_responses(401, 422, 503, 429),
     summary="First login: confirm TOTP with its first code; returns recovery codes once",
 )
-def confirm_mfa_setup(body: MfaCodeRequest, service: AuthServiceDep) -> EnrolledTokensOut:
+def confirm_mfa_setup(
+    body: schemas.MfaCodeRequest, service: AuthServiceDep
+) -> schemas.EnrolledTokensOut:
     pair, recovery_codes = service.confirm_enrollment(body.mfa_token, body.code)
-    return EnrolledTokensOut.model_validate({**asdict(pair), "recovery_codes": recovery_codes})
+    return schemas.EnrolledTokensOut.model_validate(
+        {**asdict(pair), "recovery_codes": recovery_codes}
+    )
 
 
 @router.post(
     "/auth/refresh",
-    response_model=TokensOut,
     responses=error_responses(401, 422, 503),
     summary="Exchange a refresh token for new tokens (the old one stops working)",
 )
-def refresh(body: RefreshRequest, service: AuthServiceDep) -> TokensOut:
-    return TokensOut.model_validate(service.refresh(body.refresh_token))
+def refresh(body: schemas.RefreshRequest, service: AuthServiceDep) -> schemas.TokensOut:
+    return schemas.TokensOut.model_validate(service.refresh(body.refresh_token))
 
 
 @router.post(
@@ -86,7 +85,7 @@ def refresh(body: RefreshRequest, service: AuthServiceDep) -> TokensOut:
     summary="End this session: its access and refresh tokens stop working",
 )
 def logout(
-    request: Authenticated, service: AuthServiceDep, body: LogoutRequest | None = None
+    request: Authenticated, service: AuthServiceDep, body: schemas.LogoutRequest | None = None
 ) -> None:
     service.logout(request, body.refresh_token if body else None)
 

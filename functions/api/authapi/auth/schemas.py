@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from authapi.core.schemas import StrictBody, example
-from authapi.http_errors import ErrorCode
 
 # Generous bounds: big enough for any real value, small enough that nobody makes the
 # service hash or decode megabytes.
@@ -154,17 +153,6 @@ class RevokeRequest(PublicClientForm):
             "tells them apart itself.",
         ),
     ] = None
-
-
-class OAuthErrorOut(BaseModel):
-    """RFC 6749 §5.2 beside this API's own `detail` and `code`."""
-
-    error: Literal[
-        "invalid_request", "invalid_grant", "unsupported_grant_type", "temporarily_unavailable"
-    ]
-    error_description: str
-    detail: str
-    code: ErrorCode
 
 
 class AuthorizationServerMetadataOut(BaseModel):

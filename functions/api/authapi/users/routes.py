@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from authapi.auth.schemas import TokensOut
 from authapi.deps import (
     Authenticated,
     AuthServiceDep,
@@ -18,7 +17,12 @@ from authapi.deps import (
     SettingsDep,
 )
 from authapi.http_errors import error_responses
-from authapi.routing import DeferredAPIRoute
+from authapi.routing import DeferredAPIRoute, imported_on_first_use
+
+if TYPE_CHECKING:
+    from authapi.auth import schemas as auth_schemas
+else:
+    auth_schemas = imported_on_first_use("authapi.auth.schemas")
 from authapi.users import service
 from authapi.users.domain import Role
 from authapi.users.schemas import (
@@ -56,15 +60,14 @@ def update_me(body: ProfileUpdate, user: CurrentUser) -> UserOut:
 
 @router.post(
     "/users/me/password",
-    response_model=TokensOut,
     responses=error_responses(401, 409, 422, 429, 503),
     summary="Change the password; every other session ends, this one gets fresh tokens",
 )
 def change_password(
     body: PasswordChange, request: Authenticated, auth: AuthServiceDep
-) -> TokensOut:
+) -> auth_schemas.TokensOut:
     pair = auth.change_password(request, body.current_password, body.new_password)
-    return TokensOut.model_validate(pair)
+    return auth_schemas.TokensOut.model_validate(pair)
 
 
 @router.post(
