@@ -3,9 +3,7 @@ module is imported, then everything init made is frozen and collection resumes."
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+from tests.support import run_fresh_python
 
 IMPORT = """
 import gc, os, sys
@@ -22,21 +20,7 @@ print(collections - collections_before, gc.isenabled(), gc.get_freeze_count())
 
 
 def _import_main(collector: str) -> tuple[int, bool, int]:
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORT, collector],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=root,
-        env={
-            "PYTHONPATH": str(root / "functions" / "api"),
-            "PATH": "/usr/bin:/bin",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
-        timeout=120,
-    )
-    collections, enabled, frozen = done.stdout.split()
+    collections, enabled, frozen = run_fresh_python(IMPORT, collector).split()
     return int(collections), enabled == "True", int(frozen)
 
 

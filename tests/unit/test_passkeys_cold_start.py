@@ -3,9 +3,7 @@ the passkey routes on first use, never by the app or the routes that do not use 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+from tests.support import run_fresh_python
 
 SCRIPT = """
 import os, sys
@@ -33,15 +31,4 @@ with mock_aws():
 
 
 def test_webauthn_is_imported_only_by_the_passkey_routes() -> None:
-    root = Path(__file__).resolve().parents[2]
-    subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        check=True,
-        cwd=root,
-        env={
-            "PYTHONPATH": str(root / "functions" / "api"),
-            "PATH": "/usr/bin:/bin",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
-        timeout=120,
-    )
+    run_fresh_python(SCRIPT)

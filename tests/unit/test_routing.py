@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -17,6 +14,7 @@ from starlette.requests import Request
 
 from authapi.deps import run_blocking
 from authapi.routing import DeferredAPIRoute
+from tests.support import run_fresh_python
 
 # A fresh process: the routers' routes are module-level objects, built once per process.
 FRESH_PROCESS = """
@@ -77,18 +75,7 @@ def test_routes_are_built_on_first_use_only() -> None:
     `route_class=DeferredAPIRoute` fails here) and creates none of the request and
     response bodies of rarely served routes (routing.imported_on_first_use); a request
     builds the route it reaches, and only that one; the OpenAPI document builds them all."""
-    root = Path(__file__).resolve().parents[2]
-    subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS],
-        check=True,
-        cwd=root,
-        env={
-            "PYTHONPATH": str(root / "functions" / "api"),
-            "PATH": "/usr/bin:/bin",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
-        timeout=120,
-    )
+    run_fresh_python(FRESH_PROCESS)
 
 
 def test_a_built_route_is_what_fastapi_would_have_built() -> None:
