@@ -128,11 +128,18 @@ def sam_environment(endpoint: str) -> dict[str, str]:
     return environment
 
 
-def write_env_vars(path: Path, function_endpoint: str) -> Path:
+def write_env_vars(path: Path, function_endpoint: str, api_port: int = DEFAULT_PORT) -> Path:
     """The env-vars file: the function's endpoint and table (SAM resolves the rest from
-    the template with StageName=local)."""
+    the template with StageName=local), and the passkeys' relying party: `localhost`,
+    as in `make run`. Left to the request, it would be the address the browser used, and
+    passkeys never work on an IP address such as 127.0.0.1."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    variables = {"AWS_ENDPOINT_URL": function_endpoint, "TABLE_NAME": LOCAL_TABLE}
+    variables = {
+        "AWS_ENDPOINT_URL": function_endpoint,
+        "TABLE_NAME": LOCAL_TABLE,
+        "WEBAUTHN_RP_ID": "localhost",
+        "WEBAUTHN_ORIGINS": f"http://localhost:{api_port}",
+    }
     path.write_text(json.dumps({FUNCTION_ID: variables}, indent=2) + "\n", encoding="utf-8")
     return path
 
@@ -310,11 +317,12 @@ def run() -> int:
             return 2
         function_host = bridge if on_this_machine else DOCKER_DESKTOP_HOST
         function_endpoint = f"http://{function_host}:{endpoint.rsplit(':', 1)[1]}"
-        env_vars = write_env_vars(ENV_VARS_FILE, function_endpoint)
+        env_vars = write_env_vars(ENV_VARS_FILE, function_endpoint, port)
         print(f"Local AWS (moto, in memory) at {endpoint} (the function: {function_host})")
         print_admin(admin, as_json=False)
         print(
             f"\nAPI: http://127.0.0.1:{port}  Swagger UI: http://127.0.0.1:{port}/docs\n"
+            f"Account page (passkeys work at this address): http://localhost:{port}/account\n"
             "(sam local start-api, ready when SAM prints 'Running on'). All data lives in"
             " memory and is gone when you press Ctrl-C.",
             flush=True,

@@ -92,9 +92,19 @@ def test_sams_own_session_sees_only_the_dummy_credentials() -> None:
     assert json.loads(shown.stdout) == ["testing", "testing", None, ENDPOINT]
 
 
-def test_the_env_vars_file_sets_the_functions_endpoint_and_table(tmp_path: Path) -> None:
-    written = json.loads(write_env_vars(tmp_path / "env.json", ENDPOINT).read_text())
-    assert written == {FUNCTION_ID: {"AWS_ENDPOINT_URL": ENDPOINT, "TABLE_NAME": LOCAL_TABLE}}
+def test_the_env_vars_file_sets_the_functions_endpoint_table_and_relying_party(
+    tmp_path: Path,
+) -> None:
+    written = json.loads(write_env_vars(tmp_path / "env.json", ENDPOINT, 3001).read_text())
+    assert written == {
+        FUNCTION_ID: {
+            "AWS_ENDPOINT_URL": ENDPOINT,
+            "TABLE_NAME": LOCAL_TABLE,
+            # Passkeys need a host name: the page is served at http://localhost:PORT.
+            "WEBAUTHN_RP_ID": "localhost",
+            "WEBAUTHN_ORIGINS": "http://localhost:3001",
+        }
+    }
     # SAM applies an env-vars file only to variables the template declares.
     assert set(written[FUNCTION_ID]) <= declared_variables()
 
