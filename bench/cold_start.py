@@ -20,7 +20,11 @@ verifies an argon2id hash. Variants:
   creates a DynamoDB client, i.e. what any FastAPI-on-botocore function pays.
 
 Times are CLOCK_MONOTONIC (system-wide on Linux), so "since spawn" spans interpreter
-start-up too. The variants are interleaved per round so that drift spreads over all.
+start-up too; CPU time is the process's own (user and system, from its start). Each
+round runs, per variant, the service and then the floor back to back, and the ratio to
+the floor is taken per round: the median of those ratios is what the target reads,
+because this machine's speed drifts between rounds by more than the difference it
+measures (a pair shares the drift). The ratio of the two medians is reported beside it.
 The "## Cold start" section of BENCHMARKS.md is replaced (or appended); nothing else
 in the file is touched.
 
@@ -79,7 +83,7 @@ FUNCTION_MAKEFILE = ROOT / "functions" / "api" / "Makefile"
 EVENTS = ROOT / "tests" / "events"
 SECTION = "## Cold start"
 RUNTIME_VERSION = (3, 13)
-DEFAULT_RUNS = 9
+DEFAULT_RUNS = 15
 UNZIP_RUNS = 5
 STAGE = "coldstart"
 PLACEHOLDER = re.compile(r"__[A-Z0-9_]+__")
@@ -230,6 +234,7 @@ if mode == "floor":
     import fastapi, botocore.session
     botocore.session.get_session().create_client("dynamodb")
     report["ready"] = time.monotonic()
+    report["ready_cpu"] = time.process_time()
 else:
     import authapi.main
     report["imported"] = time.monotonic()
@@ -249,13 +254,18 @@ else:
         result = authapi.main.handler(event, Context())
         responses.append({"status": result["statusCode"], "body": result.get("body")})
         report.setdefault("answered", []).append(time.monotonic())
+        report.setdefault("answered_cpu", []).append(time.process_time())
     report["responses"] = responses
+    # Modules that ran; one registered to run on first use (authapi.core.lazy_imports)
+    # and never read is left out, and not read here (that would run it).
+    executed = {name: module for name, module in list(sys.modules.items())
+                if type(module).__name__ != "_RunsOnFirstUse"}
     report["modules"] = sorted(
-        name for name, module in sys.modules.items()
+        name for name, module in executed.items()
         if (getattr(module, "__file__", None) or "").startswith(package)
     )
     report["outside"] = sorted(
-        name for name, module in sys.modules.items()
+        name for name, module in executed.items()
         if name.split(".")[0] in {"authapi", "botocore", "pynamodb", "cryptography", "argon2",
                                   "fastapi", "mangum", "pydantic", "jwt", "_cffi_backend"}
         and not (getattr(module, "__file__", None) or package).startswith(package)
@@ -409,7 +419,11 @@ LABELS = {
     "first": "spawn → first authenticated response, `GET /users/me`",
     "login": "spawn → then `POST /auth/login` answered (wrong password: argon2id verify)",
     "floor": "floor: spawn → fastapi + botocore imported, DynamoDB client created",
+    "first CPU": "CPU time: spawn → first authenticated response",
+    "floor CPU": "CPU time: the floor",
 }
+# Measures compared with the floor, round by round: measure -> the floor's measure.
+PAIRED = {"first": "floor", "login": "floor", "first CPU": "floor CPU"}
 TARGET_RATIO = 1.25
 
 
@@ -421,10 +435,7 @@ class Results:
     zipped: int
     unzip: Stats
     samples: dict[str, dict[str, Stats]]  # variant -> measure -> seconds
-
-    def ratio_to_floor(self, variant: str, key: str = "first") -> float:
-        by_key = self.samples[variant]
-        return by_key[key].median / by_key["floor"].median
+    ratios: dict[str, dict[str, Stats]]  # variant -> measure -> per-round ratio to the floor
 
 
 def _check_responses(run: Run) -> None:
@@ -472,8 +483,10 @@ def measure(runs: int, python: Path, work: Path) -> Results:
                 samples[name]["request"].append(handled.between("warmed", "answered"))
                 samples[name]["first"].append(handled.since_spawn("answered", 0))
                 samples[name]["login"].append(handled.since_spawn("answered", 1))
+                samples[name]["first CPU"].append(handled.report["answered_cpu"][0])
                 floor = run_isolated(python, path, "floor", env, [])
                 samples[name]["floor"].append(floor.since_spawn("ready"))
+                samples[name]["floor CPU"].append(floor.report["ready_cpu"])
     version = subprocess.run(  # noqa: S603 - the runtime Python, fixed arguments
         [str(python), "-I", "-c", "import platform; print(platform.python_version())"],
         capture_output=True,
@@ -484,19 +497,29 @@ def measure(runs: int, python: Path, work: Path) -> Results:
         variant: {key: Stats.of(values) for key, values in by_key.items()}
         for variant, by_key in samples.items()
     }
-    return Results(runs, f"CPython {version}", unzipped, zipped, Stats.of(unzip_seconds), stats)
+    ratios = {
+        variant: {
+            key: Stats.of([a / b for a, b in zip(by_key[key], by_key[floor], strict=True)])
+            for key, floor in PAIRED.items()
+        }
+        for variant, by_key in samples.items()
+    }
+    unzip = Stats.of(unzip_seconds)
+    return Results(runs, f"CPython {version}", unzipped, zipped, unzip, stats, ratios)
 
 
 def targets(results: Results) -> list[Target]:
-    first = results.samples["with bytecode"]["first"].median
-    floor = results.samples["with bytecode"]["floor"].median
-    ratio_ = first / floor
+    wall = results.samples["with bytecode"]
+    paired = results.ratios["with bytecode"]
+    first, floor = wall["first"].median, wall["floor"].median
     return [
         Target(
             "Cold start",
-            f"first authenticated response ≤ {TARGET_RATIO}x the floor (median, with bytecode)",
-            f"{ratio_:.2f}x ({ms(first, 0)} ms vs {ms(floor, 0)} ms)",
-            ratio_ <= TARGET_RATIO,
+            f"first authenticated response ≤ {TARGET_RATIO}x the floor (with bytecode; "
+            "median of the per-round ratios)",
+            f"{paired['first'].median:.2f}x (CPU time {paired['first CPU'].median:.2f}x; "
+            f"ratio of the medians {first / floor:.2f}x: {ms(first, 0)} vs {ms(floor, 0)} ms)",
+            paired["first"].median <= TARGET_RATIO,
         )
     ]
 
@@ -506,14 +529,16 @@ def section(results: Results) -> str:
     for key, label in LABELS.items():
         for variant, by_key in results.samples.items():
             stats = by_key[key]
-            versus_floor = (
-                ""
-                if key in ("floor", "import", "warm-up", "request")
-                else ratio(stats.median, by_key["floor"].median)
-            )
+            versus_floor = ["", ""]
+            if key in PAIRED:
+                paired = results.ratios[variant][key]
+                versus_floor = [
+                    f"{paired.median:.2f} ({paired.minimum:.2f}-{paired.maximum:.2f})",
+                    ratio(stats.median, by_key[PAIRED[key]].median),
+                ]
             rows.append(
                 f"| {label} | {variant} | {ms(stats.median, 0)} "
-                f"| {ms(stats.minimum, 0)}-{ms(stats.maximum, 0)} | {versus_floor} |"
+                f"| {ms(stats.minimum, 0)}-{ms(stats.maximum, 0)} | {' | '.join(versus_floor)} |"
             )
     table = "\n".join(rows)
     unzip = results.unzip
@@ -535,20 +560,25 @@ apart, with the garbage collector paused as during that import), then calls
 `authapi.main.handler` with API Gateway HTTP API v2 events: first `GET /users/me` with
 an access token signed in beforehand, then a wrong-password login; against a moto server
 on loopback. "Without bytecode" is a copy with every `__pycache__` removed (`-B`:
-nothing is written back, as on Lambda's read-only /var/task). {results.runs} runs per
-variant after one untimed round, variants interleaved; times are CLOCK_MONOTONIC,
-"spawn" is just before the process is started, so interpreter start-up is included. This
+nothing is written back, as on Lambda's read-only /var/task). {results.runs} rounds
+after one untimed round; in each, per variant, the service's process and then the
+floor's, back to back. Times are CLOCK_MONOTONIC, "spawn" is just before the process is
+started, so interpreter start-up is included; CPU time is the process's own. A ratio to
+the floor is taken in each round (a pair shares the machine's drift between rounds), and
+the target reads the median of those; the ratio of the two medians is beside it. This
 machine is not Lambda (no Firecracker start, no code download, a different CPU and
 filesystem): compare the rows with each other, not with Lambda's Init Duration.
 
-| Measure | Variant | Median ms | Min-max ms | Median / floor |
-|---|---|--:|--:|--:|
+| Measure | Variant | Median ms | Min-max ms | Ratio to the floor per round: median (min-max) \
+| Ratio of the medians |
+|---|---|--:|--:|--:|--:|
 {table}
 """
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = section_parser(__doc__, runs=DEFAULT_RUNS, runs_help="fresh processes per variant")
+    rounds = "rounds (per variant: a service process, then a floor process)"
+    parser = section_parser(__doc__, runs=DEFAULT_RUNS, runs_help=rounds)
     args = parser.parse_args(argv)
     require_at_least(parser, "--runs", args.runs, 2)
     python = find_runtime_python()

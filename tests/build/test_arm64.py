@@ -92,8 +92,10 @@ for line in sys.stdin:
 send({
     "machine": platform.machine(),
     "extensions": {
-        name: module.__file__ for name, module in sys.modules.items()
-        if (getattr(module, "__file__", None) or "").endswith(".so")
+        # vars(): reading __file__ as an attribute would run a module that waits for
+        # its first use (authapi.core.lazy_imports).
+        name: vars(module)["__file__"] for name, module in list(sys.modules.items())
+        if (vars(module).get("__file__") or "").endswith(".so")
     },
 })
 """

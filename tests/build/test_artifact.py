@@ -46,7 +46,8 @@ MAX_UNZIPPED = 262_144_000
 MAX_ZIPPED_DIRECT_UPLOAD = 50 * 1024 * 1024
 # What the function needs at run time, each of which must load from the package.
 RUNTIME_PACKAGES = {"authapi", "fastapi", "mangum", "pynamodb", "botocore", "cryptography"}
-LOGIN_PACKAGES = {"passlib", "argon2", "_argon2_cffi_bindings", "pyotp"}
+# A password checked: the first step of a sign-in (pyotp waits for the second).
+LOGIN_PACKAGES = {"passlib", "argon2", "_argon2_cffi_bindings"}
 # Loaded only by the requests that need them (a cold start serving anything else never
 # pays for them): the QR code of an enrollment, the common-password list of a new
 # password, passlib's bcrypt handler for a legacy hash. pydantic.v1 is not in the package
@@ -62,10 +63,13 @@ PRUNED = (
 # pyOpenSSL (webauthn's attestation certificate chains), which botocore would load
 # through urllib3's pruned bridge; anyio's worker threads, which a request served
 # through Mangum never needs (authapi.deps.run_blocking); password hashing, which
-# loads with the first sign-in (authapi.security.passwords).
+# loads with the first sign-in (authapi.security.passwords); cryptography's X.509
+# package and email-validator, which PyJWT and FastAPI import without using them
+# (authapi/__init__.py); pyotp, which loads with the first TOTP check.
 NOT_LOADED_BY_AN_AUTHENTICATED_READ = {
     *("OpenSSL", "urllib3.contrib.pyopenssl", "anyio._backends"),
     *("passlib", "argon2", "_argon2_cffi_bindings"),
+    *("cryptography.x509", "email_validator", "pyotp"),
 }
 DOCS_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
 

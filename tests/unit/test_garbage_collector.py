@@ -26,9 +26,10 @@ def _import_main(collector: str) -> tuple[int, bool, int]:
 
 def test_init_runs_no_collection_and_freezes_what_it_made() -> None:
     collections, enabled, frozen = _import_main("enabled")
-    # Without the pause, importing the app collects ~60 times; once at most may come
-    # before main.py's first line (finding and loading the package itself).
-    assert collections <= 1
+    # Without the pause, importing the app collects ~60 times. A few young-generation
+    # passes come before main.py's first line, while the package's `__init__` runs (it
+    # registers the modules that run on first use, which imports `cryptography`).
+    assert collections <= 5
     assert enabled
     # The modules, classes and routes of init: never walked by a later collection.
     assert frozen > 50_000

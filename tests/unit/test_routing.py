@@ -73,7 +73,7 @@ with mock_aws():
 def test_routes_are_built_on_first_use_only() -> None:
     """Importing the app builds no route (a new router that forgets
     `route_class=DeferredAPIRoute` fails here) and creates none of the request and
-    response bodies of rarely served routes (routing.imported_on_first_use); a request
+    response bodies of rarely served routes (core.lazy_imports.imported_on_first_use); a request
     builds the route it reaches, and only that one; the OpenAPI document builds them all."""
     run_fresh_python(FRESH_PROCESS)
 

@@ -12,10 +12,7 @@ a template (DELETE /users/me reached the admin's DELETE /users/{user_id} with "m
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
-from types import ModuleType
 from typing import Any
 
 from fastapi.routing import APIRoute
@@ -59,29 +56,6 @@ class DeferredAPIRoute(APIRoute):
             if options is not None:
                 APIRoute.__init__(self, self.path, self.endpoint, **options)
         return object.__getattribute__(self, name)
-
-
-def imported_on_first_use(name: str) -> ModuleType:
-    """The module `name`, executed when one of its attributes is first read
-    (`importlib.util.LazyLoader`), unless something imported it already.
-
-    For the request and response bodies of routes that a container may never serve: a
-    route module refers to them as `module.Model` in its signatures, which FastAPI reads
-    when it builds the route (`DeferredAPIRoute`), so a cold start that serves other
-    routes never creates those ~20 Pydantic models (~12 ms). Routes declare their
-    response model by their return annotation, not `response_model=`, which would read
-    it at import.
-    """
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ModuleNotFoundError(name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 class _MethodNotAllowed:

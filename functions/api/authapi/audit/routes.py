@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Query
 
 from authapi.audit import service
+from authapi.core.lazy_imports import imported_on_first_use
 from authapi.deps import CurrentAdmin, CursorKeyDep, PageCursor, PageLimit
 from authapi.http_errors import error_responses
-from authapi.routing import DeferredAPIRoute, imported_on_first_use
+from authapi.routing import DeferredAPIRoute
 
 if TYPE_CHECKING:
     from authapi.audit import schemas

@@ -34,7 +34,7 @@ GRANT_TYPES = ("password", "refresh_token")
 
 
 # Here rather than in auth/schemas.py: every OAuth route documents it at import, and
-# the other bodies load with the first route that uses them (routing.imported_on_first_use).
+# the other bodies load with the first route that uses them (core.lazy_imports).
 class OAuthErrorOut(BaseModel):
     """RFC 6749 §5.2 beside this API's own `detail` and `code`."""
 

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Form, Request, Response
 
 from authapi.auth import oauth
+from authapi.core.lazy_imports import imported_on_first_use
 from authapi.deps import AuthServiceDep
 from authapi.http_errors import error_responses
-from authapi.routing import DeferredAPIRoute, imported_on_first_use
+from authapi.routing import DeferredAPIRoute
 
 if TYPE_CHECKING:
     from authapi.auth import schemas

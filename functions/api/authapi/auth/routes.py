@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response, status
 
+from authapi.core.lazy_imports import imported_on_first_use
 from authapi.deps import Authenticated, AuthServiceDep, PasskeyServiceDep, SigningKeysDep
 from authapi.http_errors import error_responses
-from authapi.routing import DeferredAPIRoute, imported_on_first_use
+from authapi.routing import DeferredAPIRoute
 
 if TYPE_CHECKING:
     from authapi.auth import schemas

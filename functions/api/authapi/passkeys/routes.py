@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
+from authapi.core.lazy_imports import imported_on_first_use
 from authapi.deps import Authenticated, CurrentAdmin, PasskeyServiceDep, SettingsDep
 from authapi.http_errors import error_responses
 from authapi.passkeys import service
-from authapi.routing import DeferredAPIRoute, imported_on_first_use
+from authapi.routing import DeferredAPIRoute
 
 if TYPE_CHECKING:
     from authapi.auth import schemas as auth_schemas

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
+from authapi.core.lazy_imports import imported_on_first_use
 from authapi.deps import (
     Authenticated,
     AuthServiceDep,
@@ -17,7 +18,7 @@ from authapi.deps import (
     SettingsDep,
 )
 from authapi.http_errors import error_responses
-from authapi.routing import DeferredAPIRoute, imported_on_first_use
+from authapi.routing import DeferredAPIRoute
 
 if TYPE_CHECKING:
     from authapi.auth import schemas as auth_schemas
