@@ -561,7 +561,7 @@ def _profile(handler: Any, event: Callable[[], dict[str, Any]], floor_handler: A
     """cProfile (CPU time of each thread) over PROFILED_REQUESTS `GET /users/me`, around
     the handler call only: one profiler on the event-loop thread, one inside every
     thread-pool job, each paused during SDK calls (which run on the loop thread when the
-    app makes them in place, `deps.run_blocking`). Time the loop thread spends waiting
+    app makes them in place, `core.blocking`). Time the loop thread spends waiting
     in epoll for the pool is left out. Also counts the thread-pool jobs of
     `GET /users/me` and of the floor."""
     loop_profiler = cProfile.Profile(time.thread_time)

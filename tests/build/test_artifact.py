@@ -62,7 +62,7 @@ PRUNED = (
 # Shipped and needed, but not by a cold start that serves an authenticated read:
 # pyOpenSSL (webauthn's attestation certificate chains), which botocore would load
 # through urllib3's pruned bridge; anyio's worker threads, which a request served
-# through Mangum never needs (authapi.deps.run_blocking); password hashing, which
+# through Mangum never needs (authapi.core.blocking); password hashing, which
 # loads with the first sign-in (authapi.security.passwords); cryptography's X.509
 # package and email-validator, which PyJWT and FastAPI import without using them
 # (authapi/__init__.py); pyotp, which loads with the first TOTP check.
@@ -193,6 +193,9 @@ def test_login_against_dynamodb_and_ssm(
     assert run.report["outside"] == []
     assert _top_level(run.report["modules"]) >= RUNTIME_PACKAGES | LOGIN_PACKAGES
     assert not _loaded(run.report["modules"], LOADED_ON_FIRST_USE)
+    # The login route is a plain `def`: through Mangum it runs in place, and no worker
+    # thread is started for it (authapi.core.blocking).
+    assert not _loaded(run.report["modules"], {"anyio._backends"})
 
 
 def test_an_authenticated_read_loads_only_what_it_needs(

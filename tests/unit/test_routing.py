@@ -1,19 +1,21 @@
-"""How routes are built and where blocking calls run (authapi/routing.py, authapi/deps.py)."""
+"""How routes are built and where blocking work runs (authapi/routing.py, core/blocking.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Coroutine
-from typing import Any
+import json
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from starlette.requests import Request
+from mangum import Mangum
 
-from authapi.deps import run_blocking
+from authapi.core.blocking import run_blocking
+from authapi.core.request_context import RequestContextMiddleware
 from authapi.routing import DeferredAPIRoute
+from bench import lambda_events
+from bench.lambda_events import LambdaContext
 from tests.support import run_fresh_python
 
 # A fresh process: the routers' routes are module-level objects, built once per process.
@@ -110,30 +112,45 @@ def test_a_built_route_is_what_fastapi_would_have_built() -> None:
         assert client.put("/things/seven", params={"label": "x"}).status_code == 422
 
 
-def _run(awaitable: Coroutine[Any, Any, int]) -> int:
-    # A loop of its own, closed after: asyncio.run would also reset the thread's current
-    # loop, and the one it drops (set by an earlier test's Mangum) would warn unclosed.
-    loop = asyncio.new_event_loop()
+def _on_event_loop() -> bool:
     try:
-        return loop.run_until_complete(awaitable)
-    finally:
-        loop.close()
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
-def _request(scope_extra: dict[str, object]) -> Request:
-    return Request({"type": "http", "method": "GET", "path": "/", "headers": [], **scope_extra})
+async def _blocking_call_on_loop(request: Request) -> bool:
+    del request
+    return await run_blocking(_on_event_loop)
 
 
-def test_a_blocking_call_under_mangum_runs_in_place() -> None:
-    """Mangum runs one invocation at a time on its event loop: no thread is started."""
-    request = _request({"aws.event": {}, "aws.context": None})
-    ran_on = _run(run_blocking(request, threading.get_ident))
-    assert ran_on == threading.get_ident()
+def _where(dependency_on_loop: Annotated[bool, Depends(_blocking_call_on_loop)]) -> dict[str, bool]:
+    return {"endpoint": _on_event_loop(), "dependency": dependency_on_loop}
 
 
-def test_a_blocking_call_under_another_server_goes_to_the_thread_pool() -> None:
-    """Served by uvicorn, the loop serves other requests meanwhile: the call must not
-    hold it."""
-    loop_thread = threading.get_ident()
-    ran_on = _run(run_blocking(_request({}), threading.get_ident))
-    assert ran_on != loop_thread
+def _reporting_app() -> FastAPI:
+    """A plain `def` endpoint and a dependency's `run_blocking` call that say whether they
+    ran on the event loop's thread, behind the app's request-context middleware."""
+    router = APIRouter(route_class=DeferredAPIRoute)
+    router.add_api_route("/where", _where, methods=["GET"])
+    app = FastAPI()
+    app.router.routes.extend(router.routes)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def test_blocking_work_under_mangum_runs_in_place() -> None:
+    """Mangum runs one invocation at a time on its event loop: no thread is started,
+    neither for a plain `def` endpoint nor for a dependency's blocking call."""
+    handler: Any = Mangum(_reporting_app(), lifespan="off")
+    result = handler(lambda_events.request("GET", "/where"), LambdaContext())
+    assert result["statusCode"] == 200, result
+    assert json.loads(result["body"]) == {"endpoint": True, "dependency": True}
+
+
+def test_blocking_work_under_another_server_goes_to_the_thread_pool() -> None:
+    """Served by uvicorn (here Starlette's test client), the loop serves other requests
+    meanwhile: neither may hold it."""
+    with TestClient(_reporting_app()) as client:
+        assert client.get("/where").json() == {"endpoint": False, "dependency": False}

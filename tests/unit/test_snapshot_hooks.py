@@ -8,7 +8,9 @@ registries, and check what a restored environment then uses.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -17,8 +19,9 @@ import snapshot_restore_py
 
 from authapi import warmup
 from authapi.core import aws as aws_clients
-from authapi.core import db, secrets
+from authapi.core import db, lazy_imports, secrets
 from authapi.core.config import Settings
+from authapi.core.lazy_imports import imported_on_first_use
 from authapi.main import create_app
 
 Registry = list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
@@ -90,16 +93,23 @@ def test_the_hooks_are_registered_once_per_container(
 def test_the_snapshot_carries_what_a_cold_start_loads_on_first_use(
     settings: Settings, hooks: dict[str, Registry]
 ) -> None:
-    """A cold start loads password hashing on the first sign-in and builds each route
-    on its first request; a snapshot has them done already, so a restored environment
-    pays for neither."""
+    """A cold start loads password hashing on the first sign-in, builds each route on
+    its first request and runs some modules on their first use; a snapshot has them
+    done already, so a restored environment pays for none of them."""
     from authapi.security import passwords
 
     passwords._dummy_hash.cache_clear()
+    # A module waiting for its first use, as email-validator does in a fresh container
+    # (in this process, earlier tests may have used the app's own already).
+    sys.modules.pop("colorsys", None)
+    imported_on_first_use("colorsys")
+    assert "colorsys" in lazy_imports.waiting()
     app = create_app(settings)
     warmup.register_snapshot_hooks(settings, app)
     assert app.openapi_schema is None
     _run(hooks["before"])
     assert passwords._dummy_hash.cache_info().currsize == 1
+    assert lazy_imports.waiting() == []
+    assert type(sys.modules["colorsys"]) is ModuleType
     # The document is built from every route, which builds each (tests/unit/test_routing.py).
     assert app.openapi_schema is not None

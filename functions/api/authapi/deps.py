@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
-from starlette.concurrency import run_in_threadpool
 
 from authapi.auth.service import AuthService
 from authapi.auth.sessions import AuthenticatedRequest
 from authapi.core import request_context
+from authapi.core.blocking import run_blocking
 from authapi.core.config import Settings
 from authapi.core.errors import Forbidden, NotAuthenticated
 from authapi.passkeys.service import PasskeyService, relying_party
@@ -29,25 +28,7 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
 # dependency in its thread pool, and each such hop costs more than the work itself here
 # (GET /users/me crossed into the pool 8 times, twice its own time's target; see
 # BENCHMARKS.md "Warm latency"). The one that calls AWS on every authenticated request
-# says itself where its blocking call runs (`run_blocking`).
-
-_Result = TypeVar("_Result")
-
-
-async def run_blocking(request: Request, call: Callable[..., _Result], *args: object) -> _Result:
-    """Make a call that blocks (on AWS), in the right place for how the app is served.
-
-    Through Mangum (Lambda, `sam local`), the event loop serves this request only: Mangum
-    runs each invocation to completion on it. A thread-pool hop would block nothing less
-    and costs more than the call's own work: anyio's worker threads belong to the task
-    that runs the invocation, so every invocation would start a new thread, and a cold
-    start would import anyio's thread machinery for nothing. So the call is made in place.
-    Served by uvicorn (the local run), the loop serves other requests meanwhile: the call
-    goes to the thread pool, as FastAPI does with a plain `def` dependency.
-    """
-    if "aws.event" in request.scope:  # set by Mangum for every invocation
-        return call(*args)
-    return await run_in_threadpool(call, *args)
+# says itself where its blocking call runs (core/blocking.py).
 
 
 async def current_settings(request: Request) -> Settings:
@@ -129,13 +110,12 @@ PasskeyServiceDep = Annotated[PasskeyService, Depends(get_passkey_service)]
 
 
 async def get_authenticated(
-    request: Request,
     service: AuthServiceDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> AuthenticatedRequest:
     if not token:
         raise NotAuthenticated()
-    authenticated = await run_blocking(request, service.authenticate, token)  # reads the user
+    authenticated = await run_blocking(service.authenticate, token)  # reads the user
     request_context.current().actor_id = authenticated.user.id
     return authenticated
 

@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Route, Router, compile_path, get_name
 from starlette.types import Receive, Scope, Send
 
+from authapi.core.blocking import in_place_under_mangum
+
 _BUILDING = threading.RLock()
 
 
@@ -36,12 +38,15 @@ class DeferredAPIRoute(APIRoute):
     attribute exactly as `APIRoute.__init__` does, because it *is* `APIRoute.__init__`.
     A declaration error therefore surfaces at the route's first use, not at import:
     tests/api/test_openapi.py builds every route.
+
+    A plain `def` endpoint runs in place when the request came through Mangum, and in
+    the thread pool otherwise (`core.blocking.in_place_under_mangum`).
     """
 
     def __init__(self, path: str, endpoint: Any, **options: Any) -> None:
         self.path = path
-        self.endpoint = endpoint
         self.name = get_name(endpoint) if options.get("name") is None else options["name"]
+        self.endpoint = in_place_under_mangum(endpoint)
         self.include_in_schema = options.get("include_in_schema", True)
         self.methods = {method.upper() for method in options.get("methods") or ["GET"]}
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)

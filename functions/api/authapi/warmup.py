@@ -15,7 +15,7 @@ import os
 
 from fastapi import FastAPI
 
-from authapi.core import aws, db, secrets
+from authapi.core import aws, db, lazy_imports, secrets
 from authapi.core.config import Settings
 from authapi.core.errors import ServiceUnavailable
 from authapi.core.secrets import secret_store
@@ -57,10 +57,12 @@ def drop_connections() -> None:
 
 def prepare_snapshot(app: FastAPI) -> None:
     """Before the snapshot: what a cold start loads or builds on first use (password
-    hashing, every route, the OpenAPI document), done now, since every restored
-    environment then has it for free; and no connection goes into it."""
+    hashing, every route, the OpenAPI document, the modules that wait for their first
+    use), done now, since every restored environment then has it for free; and no
+    connection goes into it."""
     passwords.prepare()
     app.openapi()  # builds every route (routing.DeferredAPIRoute) and caches the document
+    lazy_imports.run_waiting()
     drop_connections()
 
 

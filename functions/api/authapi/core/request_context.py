@@ -34,6 +34,8 @@ class RequestContext:
     ip: str | None = None
     actor_id: str | None = None
     request_id: str | None = None
+    # Mangum sets "aws.event" in the scope of every invocation (core/blocking.py).
+    served_by_mangum: bool = False
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("request_context", default=None)
@@ -53,7 +55,11 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        context = RequestContext(ip=client[0] if client else None, request_id=_request_id(scope))
+        context = RequestContext(
+            ip=client[0] if client else None,
+            request_id=_request_id(scope),
+            served_by_mangum="aws.event" in scope,
+        )
         token = _current.set(context)
         started = time.perf_counter()
         status = 500  # what the client gets if the app fails before answering
