@@ -10,7 +10,7 @@ The routes modules use it for the request and response bodies of routes a contai
 never serve (sign-in, passkeys, audit: ~25 Pydantic models, ~10 ms). They refer to them
 as `schemas.Model` in signatures, which FastAPI reads when it builds the route, and
 declare response models by return annotation: `response_model=` would read the model
-at import. `authapi/lazy_dependencies.py` uses it for third-party modules that other
+at import. `authapi/__init__.py` uses it for third-party modules that other
 libraries import without using them at import.
 
 Why not `importlib.util.LazyLoader`: its module runs when anything reads its `__spec__`,
