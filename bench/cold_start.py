@@ -256,10 +256,12 @@ else:
         report.setdefault("answered", []).append(time.monotonic())
         report.setdefault("answered_cpu", []).append(time.process_time())
     report["responses"] = responses
-    # Modules that ran; one registered to run on first use (authapi.core.lazy_imports)
-    # and never read is left out, and not read here (that would run it).
+    # Modules that ran: one still waiting for its first use is left out, and not read
+    # here (reading it would run it).
+    from authapi.core import lazy_imports
+    waiting = set(lazy_imports.waiting())
     executed = {name: module for name, module in list(sys.modules.items())
-                if type(module).__name__ != "_RunsOnFirstUse"}
+                if name not in waiting}
     report["modules"] = sorted(
         name for name, module in executed.items()
         if (getattr(module, "__file__", None) or "").startswith(package)
